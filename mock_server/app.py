@@ -1,0 +1,37 @@
+"""``create_app(settings)``: the one way to make a mock. No global state, so tests and the pytest
+plugin can make as many independent mocks as they like."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from mock_server import __version__
+from mock_server.routes import inspect, upload
+from mock_server.settings import Settings
+from mock_server.store import Store
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = Settings.from_env() if settings is None else settings
+    store = Store(settings.data_dir)
+    store.register_apps(sorted(settings.apps))
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        yield
+        store.close()
+
+    app = FastAPI(
+        title="tpns-mock",
+        version=__version__,
+        description="A local stand-in for Tencent Push Notification Service's number-package API.",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.store = store
+    app.include_router(upload.router)
+    app.include_router(inspect.router)
+    return app

@@ -1,0 +1,88 @@
+"""``tpns-mock`` / ``python -m mock_server``: start the mock and say how to reach it."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+import uvicorn
+
+from mock_server.app import create_app
+from mock_server.package import Rules
+from mock_server.settings import DEFAULT_SECRET_KEY, Settings
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="tpns-mock",
+        description="A local stand-in for Tencent Push Notification Service's number-package API.",
+        epilog="Every flag has an environment variable (TPNS_MOCK_*); a flag wins. See README.md.",
+    )
+    parser.add_argument("--host", help="address to bind (default 127.0.0.1; TPNS_MOCK_HOST)")
+    parser.add_argument("--port", type=int, help="port (default 8080; TPNS_MOCK_PORT)")
+    parser.add_argument(
+        "--data-dir", type=Path, help="where uploads live (default ./tpns-mock-data)"
+    )
+    parser.add_argument("--in-memory", action="store_true", help="a throwaway store, gone at exit")
+    parser.add_argument(
+        "--rules", choices=[r.value for r in Rules], help="upload rules (default seed)"
+    )
+    parser.add_argument("--access-id", help="the app's AccessId (TPNS_MOCK_ACCESS_ID)")
+    parser.add_argument("--secret-key", help="the app's SecretKey (TPNS_MOCK_SECRET_KEY)")
+    parser.add_argument("--log-level", default="info", help="uvicorn log level (default info)")
+    return parser
+
+
+def settings_from_args(args: argparse.Namespace, base: Settings) -> Settings:
+    changes: dict[str, object] = {}
+    if args.host:
+        changes["host"] = args.host
+    if args.port is not None:
+        changes["port"] = args.port
+    if args.in_memory:
+        changes["data_dir"] = None
+    elif args.data_dir:
+        changes["data_dir"] = args.data_dir
+    if args.rules:
+        changes["rules"] = Rules(args.rules)
+    if args.access_id or args.secret_key:
+        (access_id, secret), *_ = base.apps.items()
+        apps = dict(base.apps)
+        apps.pop(access_id)
+        apps[args.access_id or access_id] = args.secret_key or secret
+        changes["apps"] = apps
+    return replace(base, **changes)  # type: ignore[arg-type]
+
+
+def shown_secret(secret: str) -> str:
+    """The built-in secret is printed in full; one the user chose is only hinted at."""
+    if secret == DEFAULT_SECRET_KEY:
+        return secret
+    return f"…{secret[-4:]} (as configured)" if len(secret) >= 12 else "(as configured)"
+
+
+def banner(settings: Settings) -> str:
+    host = "localhost" if settings.host in ("0.0.0.0", "::") else settings.host
+    lines = [
+        f"tpns-mock listening on http://{host}:{settings.port}",
+        f"  rules: {settings.rules.value}; data: {settings.data_dir or 'in memory (throwaway)'}",
+    ]
+    for access_id, secret in settings.apps.items():
+        lines.append(f"  accepts AccessId {access_id} with SecretKey {shown_secret(secret)}")
+    lines.append(f"  inspect: http://{host}:{settings.port}/_mock/uploads   docs: /docs")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        settings = settings_from_args(args, Settings.from_env())
+    except ValueError as exc:
+        print(f"tpns-mock: {exc}", file=sys.stderr)
+        return 2
+    app = create_app(settings)
+    print(banner(settings), flush=True)
+    uvicorn.run(app, host=settings.host, port=settings.port, log_level=args.log_level)
+    return 0

@@ -1,0 +1,184 @@
+"""Reads the upload's multipart body as it streams in, writing the ``file`` part to disk.
+
+Starlette's ``request.form()`` would spool the whole body (outside the data dir) before the route
+runs, so a 5 GB body would be read in full before being refused. Here python-multipart's
+streaming parser is fed chunk by chunk: the file part goes straight to the given file, its size
+is counted as it arrives, and the request is refused the moment a limit is passed.
+
+Tolerates what Tencent's own examples send: ``multipart/form-data,boundary=...`` (a comma for the
+semicolon) and extra CRLFs after the file's bytes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from typing import BinaryIO
+
+from python_multipart.exceptions import MultipartParseError
+from python_multipart.multipart import MultipartParser, parse_options_header
+
+from mock_server.errors import MISSING_PARAM, PARAM_PARSE_ERROR, UPLOAD_FILE_ERROR, TPNSError
+
+MAX_PARTS = 16
+# room for the multipart framing and any small fields around a file at the size limit
+FRAMING_SLACK_BYTES = 1024 * 1024
+FIELD_NAME = "file"
+
+
+@dataclass
+class ReceivedFile:
+    file_name: str
+    size: int
+    sha256: str
+
+
+class BodyTooLarge(TPNSError):
+    """Raised as soon as the body passes the limit; the route stops reading."""
+
+
+@dataclass
+class _PartState:
+    headers: dict[str, bytes] = field(default_factory=dict)
+    header_field: bytearray = field(default_factory=bytearray)
+    header_value: bytearray = field(default_factory=bytearray)
+
+
+def boundary_of(content_type: str) -> bytes:
+    """The multipart boundary, or a 1008002 saying how to send the file."""
+    if ";" not in content_type and "," in content_type:
+        content_type = content_type.replace(",", ";", 1)
+    media_type, options = parse_options_header(content_type)
+    boundary = options.get(b"boundary")
+    if media_type != b"multipart/form-data" or not boundary:
+        raise TPNSError(
+            MISSING_PARAM,
+            f"form key {FIELD_NAME!r} not found: send multipart/form-data with the package "
+            f"under the key {FIELD_NAME!r} (got Content-Type {content_type[:80]!r})",
+        )
+    return boundary
+
+
+def _clean_file_name(raw: str) -> str:
+    # browsers and some clients send a full Windows path; only the last component is the name
+    return raw.replace("\\", "/").rsplit("/", 1)[-1]
+
+
+async def receive_file(
+    body: AsyncIterator[bytes],
+    content_type: str,
+    content_length: int | None,
+    sink: BinaryIO,
+    *,
+    max_file_bytes: int,
+    idle_timeout_s: float,
+    on_chunk: Callable[[bytes], None] = lambda _: None,
+) -> ReceivedFile:
+    """Stream the body, writing the ``file`` part to ``sink``; refuse as soon as a rule breaks."""
+    boundary = boundary_of(content_type)
+    max_body = max_file_bytes + FRAMING_SLACK_BYTES
+    if content_length is not None and content_length > max_body:
+        raise _too_large(max_file_bytes)
+
+    digest = hashlib.sha256()
+    part = _PartState()
+    found: list[str] = []  # file name of the file part, once its headers are complete
+    state = {"parts": 0, "writing": False, "size": 0}
+
+    def on_part_begin() -> None:
+        nonlocal part
+        state["parts"] += 1
+        if state["parts"] > MAX_PARTS:
+            raise TPNSError(PARAM_PARSE_ERROR, f"the form has more than {MAX_PARTS} parts")
+        part = _PartState()
+
+    def on_header_field(data: bytes, start: int, end: int) -> None:
+        part.header_field += data[start:end]
+
+    def on_header_value(data: bytes, start: int, end: int) -> None:
+        part.header_value += data[start:end]
+
+    def on_header_end() -> None:
+        part.headers[part.header_field.decode("latin-1").strip().lower()] = bytes(part.header_value)
+        part.header_field.clear()
+        part.header_value.clear()
+
+    def on_headers_finished() -> None:
+        _, options = parse_options_header(part.headers.get("content-disposition", b""))
+        name = options.get(b"name", b"").decode("latin-1")
+        if name != FIELD_NAME:
+            return
+        if found:
+            raise TPNSError(
+                UPLOAD_FILE_ERROR, f"the form has more than one {FIELD_NAME!r} part; send one"
+            )
+        found.append(_clean_file_name(_decode(options.get(b"filename", b""))))
+        state["writing"] = True
+
+    def on_part_data(data: bytes, start: int, end: int) -> None:
+        if not state["writing"]:
+            return
+        state["size"] += end - start
+        if state["size"] > max_file_bytes:
+            raise _too_large(max_file_bytes)
+        chunk = data[start:end]
+        sink.write(chunk)
+        digest.update(chunk)
+
+    def on_part_end() -> None:
+        state["writing"] = False
+
+    parser = MultipartParser(
+        boundary,
+        {
+            "on_part_begin": on_part_begin,
+            "on_part_data": on_part_data,
+            "on_part_end": on_part_end,
+            "on_header_field": on_header_field,
+            "on_header_value": on_header_value,
+            "on_header_end": on_header_end,
+            "on_headers_finished": on_headers_finished,
+        },
+    )
+    received = 0
+    iterator = body.__aiter__()
+    while True:
+        try:
+            chunk = await asyncio.wait_for(iterator.__anext__(), timeout=idle_timeout_s)
+        except StopAsyncIteration:
+            break
+        except asyncio.TimeoutError:
+            raise TPNSError(
+                UPLOAD_FILE_ERROR,
+                f"the upload stalled: no data for {idle_timeout_s:g} s",
+                http_status=408,
+            ) from None
+        received += len(chunk)
+        if received > max_body:
+            raise _too_large(max_file_bytes)
+        on_chunk(chunk)
+        try:
+            parser.write(chunk)
+        except MultipartParseError as exc:
+            raise TPNSError(PARAM_PARSE_ERROR, f"malformed multipart body ({exc})") from None
+    if not found:
+        raise TPNSError(MISSING_PARAM, f"form key {FIELD_NAME!r} not found in the multipart body")
+    sink.flush()
+    return ReceivedFile(found[0], state["size"], digest.hexdigest())
+
+
+def _decode(raw: bytes | bytearray) -> str:
+    try:
+        return bytes(raw).decode("utf-8")
+    except UnicodeDecodeError:
+        return bytes(raw).decode("latin-1")
+
+
+def _too_large(limit: int) -> TPNSError:
+    return BodyTooLarge(
+        UPLOAD_FILE_ERROR,
+        f"the upload is larger than {limit:,} bytes ({limit / 2**20:g} MiB); split the accounts "
+        "into several packages",
+    )

@@ -1,0 +1,346 @@
+"""The number-package rules: bytes of an upload in, a count of accounts or a precise error out.
+
+Pure Python with no web framework in sight, so the server and the client's local pre-check share
+one implementation. Everything streams: the archive is inflated in chunks and lines are checked
+chunk by chunk with a handful of C-speed passes (``translate``, substring search), so memory stays
+flat whatever the package size and the per-line Python work only happens on the first bad line.
+"""
+
+from __future__ import annotations
+
+import enum
+import stat
+import zipfile
+import zlib
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import PurePosixPath
+from typing import BinaryIO
+
+from mock_server.errors import UPLOAD_EMPTY_FILE, UPLOAD_FILE_ERROR, TPNSError
+
+MIN_ACCOUNT_CHARS = 2
+MAX_ACCOUNT_CHARS = 100
+MAX_UPLOAD_BYTES = 100 * 1024 * 1024
+DEFAULT_MAX_INFLATED_BYTES = 1024 * 1024 * 1024
+CHUNK_BYTES = 256 * 1024
+UTF8_BOM = b"\xef\xbb\xbf"
+CLEAN_ZIP_HINT = (
+    "make a clean zip with `zip -j -X accounts.zip accounts.txt` "
+    "(Finder's Compress adds hidden __MACOSX/ and .DS_Store entries)"
+)
+
+
+class Rules(str, enum.Enum):
+    """Which of Tencent's documents the upload rules follow."""
+
+    SEED = "seed"  # the 2020 upload document: a .zip holding one .txt
+    CURRENT = "current"  # the 2025 document: also .txt and .csv, file name 1-100 characters
+
+
+class PackageError(TPNSError):
+    """A package broke a rule; the message names the rule (and the line, for accounts)."""
+
+    def __init__(self, message: str, code: int = UPLOAD_FILE_ERROR) -> None:
+        super().__init__(code, message)
+
+
+@dataclass(frozen=True)
+class PackageSummary:
+    kind: str  # "zip", "txt" or "csv": what was uploaded
+    member: str  # the name of the txt/csv inside the zip, or the upload's own name
+    content_bytes: int  # size of the accounts file once inflated
+    account_count: int
+
+
+def _suffix(name: str) -> str:
+    return PurePosixPath(name.lower()).suffix
+
+
+def check_file_name(file_name: str, rules: Rules) -> str:
+    """Return the upload's kind ("zip", "txt", "csv") or refuse its name."""
+    kind = _suffix(file_name).lstrip(".")
+    if rules is Rules.SEED:
+        if kind != "zip":
+            raise PackageError(f"file name {file_name!r} must end in .zip")
+        return kind
+    if not 1 <= len(file_name) <= 100:
+        raise PackageError(f"file name must be 1 to 100 characters, not {len(file_name)}")
+    if kind not in ("zip", "txt", "csv"):
+        raise PackageError(f"file name {file_name!r} must end in .zip, .txt or .csv")
+    return kind
+
+
+# -- line checking ---------------------------------------------------------------------------
+# Every line is mapped to one byte per character: continuation bytes of UTF-8 (0x80-0xBF) are
+# deleted, control characters become 0x00, a comma becomes 0x01 (only an error in a csv), all
+# else becomes "a". Then "a line is 2 to 100 characters" is three substring searches.
+_CONTINUATION = bytes(range(0x80, 0xC0))
+_CONTROL = set(range(0x20)) - {0x0A} | {0x7F}
+_TABLE = bytes(
+    0x0A if b == 0x0A else 0x00 if b in _CONTROL else 0x01 if b == 0x2C else 0x61
+    for b in range(256)
+)
+_TOO_LONG = b"a" * (MAX_ACCOUNT_CHARS + 1)
+# the longest a line can be in bytes and still hold at most 100 characters (plus a CR)
+_MAX_LINE_BYTES = 4 * MAX_ACCOUNT_CHARS + 1
+
+
+def _line_problem(line: bytes, csv: bool) -> str | None:
+    """What is wrong with one account line (without its line end), or None."""
+    try:
+        text = line.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return f"is not valid UTF-8 (byte 0x{line[exc.start]:02x} at column {exc.start + 1})"
+    for ch in text:
+        if ord(ch) in _CONTROL:
+            return (
+                f"contains the control character U+{ord(ch):04X}; "
+                "an account is printable text, one per line"
+            )
+    if csv and "," in text:
+        return "has more than one column; a csv package holds exactly one column"
+    if not MIN_ACCOUNT_CHARS <= len(text) <= MAX_ACCOUNT_CHARS:
+        what = "is blank" if not text else f"is {len(text)} characters long"
+        return f"{what}; each account must be {MIN_ACCOUNT_CHARS} to {MAX_ACCOUNT_CHARS} characters"
+    return None
+
+
+class AccountChecker:
+    """Checks a txt/csv stream fed in arbitrary chunks; ``finish()`` returns the account count.
+
+    Keeps only the unfinished last line between chunks, and refuses a line as soon as it is
+    too long to ever be valid, so a gigabyte without a newline costs no memory.
+    """
+
+    def __init__(self, csv: bool = False) -> None:
+        self.csv = csv
+        self.lines_done = 0
+        self.content_bytes = 0
+        self._carry = b""
+        self._started = False
+
+    def feed(self, chunk: bytes) -> None:
+        if not chunk:
+            return
+        self.content_bytes += len(chunk)
+        if not self._started:
+            data = self._carry + chunk
+            if len(data) < len(UTF8_BOM) and UTF8_BOM.startswith(data):
+                self._carry = data
+                return
+            self._started = True
+            chunk = data[3:] if data.startswith(UTF8_BOM) else data
+            self._carry = b""
+        cut = chunk.rfind(b"\n")
+        if cut < 0:
+            self._carry += chunk
+        else:
+            self._check_lines(self._carry + chunk[: cut + 1])
+            self._carry = chunk[cut + 1 :]
+        if len(self._carry) > _MAX_LINE_BYTES:
+            raise PackageError(
+                f"line {self.lines_done + 1}: account is more than {MAX_ACCOUNT_CHARS} "
+                f"characters long (no line end within {_MAX_LINE_BYTES} bytes); each account "
+                f"must be {MIN_ACCOUNT_CHARS} to {MAX_ACCOUNT_CHARS} characters"
+            )
+
+    def finish(self) -> int:
+        """Check the last line (a final newline is optional) and return the account count."""
+        carry = self._carry if self._started else self._carry.removeprefix(UTF8_BOM)
+        self._carry = b""
+        if self.content_bytes == 0 or (not self._started and not carry):
+            raise PackageError("the accounts file is empty", code=UPLOAD_EMPTY_FILE)
+        if carry:
+            self._check_lines(carry + b"\n")
+        return self.lines_done
+
+    def _check_lines(self, block: bytes) -> None:
+        """Check a run of complete lines, each ending in LF (CRLF accepted)."""
+        if b"\r" in block:
+            block = block.replace(b"\r\n", b"\n")
+        mapped = block.translate(_TABLE, _CONTINUATION)
+        suspicious = (
+            mapped.startswith(b"\n")
+            or b"\n\n" in mapped
+            or mapped.startswith(b"a\n")
+            or b"\na\n" in mapped
+            or _TOO_LONG in mapped
+            or b"\x00" in mapped
+            or (self.csv and b"\x01" in mapped)
+            or (not block.isascii() and not _is_utf8(block))
+        )
+        if suspicious:
+            self._find_first_problem(block)
+        self.lines_done += mapped.count(b"\n")
+
+    def _find_first_problem(self, block: bytes) -> None:
+        for offset, line in enumerate(block.split(b"\n")[:-1], start=1):
+            problem = _line_problem(line, self.csv)
+            if problem:
+                raise PackageError(f"line {self.lines_done + offset}: account {problem}")
+
+
+def _is_utf8(data: bytes) -> bool:
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def check_accounts(accounts: Iterable[str]) -> Iterator[bytes]:
+    """Check accounts given one by one and yield each as a UTF-8 line, for building packages."""
+    for number, account in enumerate(accounts, start=1):
+        line = account.encode("utf-8", errors="surrogateescape")
+        problem = (
+            "contains a line break; give one account per item"
+            if "\n" in account or "\r" in account
+            else _line_problem(line, csv=False)
+        )
+        if problem:
+            raise PackageError(f"account {number}: {problem}")
+        yield line + b"\n"
+
+
+# -- archives ------------------------------------------------------------------------------------
+
+
+def _entry_problem(info: zipfile.ZipInfo) -> str | None:
+    name = info.filename
+    parts = PurePosixPath(name.replace("\\", "/")).parts
+    if name.startswith(("/", "\\")) or (len(name) > 1 and name[1] == ":") or ".." in parts:
+        return f"entry {name!r} has an unsafe path; the zip must hold one .txt at its root"
+    if parts and (parts[0] == "__MACOSX" or parts[-1] == ".DS_Store"):
+        return f"entry {name!r} is macOS metadata; {CLEAN_ZIP_HINT}"
+    if info.is_dir() or len(parts) > 1:
+        return f"entry {name!r} is in a folder; nested folders are not allowed, {CLEAN_ZIP_HINT}"
+    if info.flag_bits & 0x1:
+        return f"entry {name!r} is encrypted; upload an unencrypted zip"
+    mode = info.external_attr >> 16
+    if info.create_system == 3 and mode and not stat.S_ISREG(mode):
+        kind = "a symbolic link" if stat.S_ISLNK(mode) else "not a regular file"
+        return f"entry {name!r} is {kind}; the zip must hold one regular .txt file"
+    return None
+
+
+def _open_member(archive: zipfile.ZipFile, rules: Rules, max_inflated: int) -> zipfile.ZipInfo:
+    entries = archive.infolist()
+    for info in entries:
+        problem = _entry_problem(info)
+        if problem:
+            raise PackageError(problem)
+    if not entries:
+        raise PackageError("the zip holds no file; it must hold exactly one .txt")
+    if len(entries) > 1:
+        names = ", ".join(repr(i.filename) for i in entries[:5])
+        raise PackageError(
+            f"the zip holds {len(entries)} files ({names}); it must hold exactly one"
+        )
+    info = entries[0]
+    allowed = (".txt",) if rules is Rules.SEED else (".txt", ".csv")
+    if _suffix(info.filename) not in allowed:
+        raise PackageError(
+            f"the zip holds {info.filename!r}; it must hold a {' or '.join(allowed)} file"
+        )
+    if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
+        raise PackageError(
+            f"entry {info.filename!r} uses compression method {info.compress_type}; "
+            "use deflate or store"
+        )
+    if info.file_size > max_inflated:
+        raise PackageError(
+            f"entry {info.filename!r} inflates to {info.file_size:,} bytes, past the "
+            f"{max_inflated:,}-byte limit (a zip bomb?)"
+        )
+    return info
+
+
+def _read_chunks(stream: BinaryIO, limit: int, what: str) -> Iterator[bytes]:
+    total = 0
+    while chunk := stream.read(CHUNK_BYTES):
+        total += len(chunk)
+        if total > limit:
+            raise PackageError(f"{what} inflates past the {limit:,}-byte limit (a zip bomb?)")
+        yield chunk
+
+
+def _content_chunks(
+    upload: BinaryIO, file_name: str, rules: Rules, max_inflated: int
+) -> Iterator[tuple[str, str, Iterator[bytes]]]:
+    """Yield once: (kind, member name, chunks of the accounts file), refusing bad archives."""
+    kind = check_file_name(file_name, rules)
+    upload.seek(0, 2)
+    if upload.tell() == 0:
+        raise PackageError("the upload is empty (0 bytes)", code=UPLOAD_EMPTY_FILE)
+    upload.seek(0)
+    if kind != "zip":
+        yield kind, file_name, _read_chunks(upload, max_inflated, repr(file_name))
+        return
+    try:
+        with zipfile.ZipFile(upload) as archive:
+            info = _open_member(archive, rules, max_inflated)
+            with archive.open(info) as member:
+                chunks = _read_chunks(member, max_inflated, f"entry {info.filename!r}")
+                yield "zip", info.filename, _guard(chunks)
+    except zipfile.BadZipFile as exc:
+        raise PackageError(f"the upload is not a valid zip ({exc})") from None
+    except (zlib.error, EOFError, NotImplementedError, ValueError, OSError) as exc:
+        raise PackageError(f"the zip is corrupt or truncated ({exc})") from None
+
+
+def _guard(chunks: Iterator[bytes]) -> Iterator[bytes]:
+    """Turn inflate failures (bad CRC, truncated data) met while iterating into PackageErrors."""
+    try:
+        yield from chunks
+    except zipfile.BadZipFile as exc:
+        raise PackageError(f"the zip is corrupt ({exc})") from None
+    except (zlib.error, EOFError, OSError) as exc:
+        raise PackageError(f"the zip is corrupt or truncated ({exc})") from None
+
+
+def validate_package(
+    upload: BinaryIO,
+    file_name: str,
+    rules: Rules = Rules.SEED,
+    max_inflated: int = DEFAULT_MAX_INFLATED_BYTES,
+) -> PackageSummary:
+    """Check an uploaded package (a seekable binary file) against the rules."""
+    for kind, member, chunks in _content_chunks(upload, file_name, rules, max_inflated):
+        checker = AccountChecker(csv=_suffix(member) == ".csv")
+        for chunk in chunks:
+            checker.feed(chunk)
+        count = checker.finish()
+        return PackageSummary(kind, member, checker.content_bytes, count)
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def iter_account_lines(
+    upload: BinaryIO,
+    file_name: str,
+    rules: Rules = Rules.SEED,
+    max_inflated: int = DEFAULT_MAX_INFLATED_BYTES,
+) -> Iterator[bytes]:
+    """Yield an accepted package's accounts as parsed, in blocks of LF-terminated lines.
+
+    BOM and CR are dropped and a missing final newline is added, so what comes out is exactly
+    one account per line.
+    """
+    for _kind, _member, chunks in _content_chunks(upload, file_name, rules, max_inflated):
+        carry = b""
+        first = True
+        for chunk in chunks:
+            data = carry + chunk
+            if first and len(data) >= len(UTF8_BOM):
+                data = data.removeprefix(UTF8_BOM)
+                first = False
+            cut = data.rfind(b"\n")
+            if first or cut < 0:
+                carry = data
+                continue
+            yield data[: cut + 1].replace(b"\r\n", b"\n")
+            carry = data[cut + 1 :]
+        if first:
+            carry = carry.removeprefix(UTF8_BOM)
+        if carry:
+            yield carry.replace(b"\r\n", b"\n").removesuffix(b"\r") + b"\n"

@@ -1,0 +1,1 @@
+"""HTTP routes: each module translates requests into calls and results into JSON, nothing more."""

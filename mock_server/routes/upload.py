@@ -1,0 +1,125 @@
+"""``POST /v3/push/package/upload``: the number-package upload, answered as TPNS answers it."""
+
+from __future__ import annotations
+
+import contextlib
+import time
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import ClientDisconnect
+
+from mock_server.auth import authenticate
+from mock_server.errors import SERVICE_ERROR, UPLOAD_FILE_ERROR, TPNSError
+from mock_server.form import BodyTooLarge, receive_file
+from mock_server.package import validate_package
+from mock_server.settings import Settings
+from mock_server.store import Store, StoreFull
+
+router = APIRouter()
+
+# after refusing an oversized body, read and discard at most this much more so the client
+# sees the answer instead of a reset connection; past it the connection is simply closed
+DRAIN_LIMIT_BYTES = 256 * 1024 * 1024
+DRAIN_LIMIT_S = 10.0
+
+UPLOAD_OPENAPI = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": ["file"],
+                    "properties": {"file": {"type": "string", "format": "binary"}},
+                }
+            }
+        },
+    },
+    "responses": {
+        "200": {
+            "description": "retCode 0 with the uploadId, or a business error (1008011, ...)",
+            "content": {
+                "application/json": {
+                    "example": {"retCode": 0, "errMsg": "", "uploadId": 1},
+                }
+            },
+        },
+        "403": {"description": "auth failure (retCode 1008003)"},
+    },
+}
+
+
+def upload_error(error: TPNSError) -> JSONResponse:
+    return JSONResponse(
+        {"retCode": error.code, "errMsg": error.err_msg}, status_code=error.http_status
+    )
+
+
+@router.post(
+    "/v3/push/package/upload",
+    summary="Upload a number package (a zip holding one txt, one account per line)",
+    openapi_extra=UPLOAD_OPENAPI,
+    tags=["TPNS"],
+)
+async def upload_package(request: Request) -> JSONResponse:
+    settings: Settings = request.app.state.settings
+    store: Store = request.app.state.store
+    body = request.stream()
+    try:
+        caller = authenticate(request.headers, settings.apps, settings.timestamp_window_s)
+        with store.incoming() as (path, handle):
+            content_length = request.headers.get("content-length")
+            received = await receive_file(
+                body,
+                request.headers.get("content-type", ""),
+                int(content_length) if content_length and content_length.isdigit() else None,
+                handle,
+                max_file_bytes=settings.max_upload_bytes,
+                idle_timeout_s=settings.body_idle_timeout_s,
+                on_chunk=caller.feed_body,
+            )
+            caller.verify_body()
+            summary = await run_in_threadpool(
+                validate_package,
+                handle,
+                received.file_name,
+                settings.rules,
+                settings.max_inflated_bytes,
+            )
+            handle.close()
+            upload = await run_in_threadpool(
+                store.add_upload,
+                path,
+                access_id=caller.access_id,
+                file_name=received.file_name,
+                kind=summary.kind,
+                member=summary.member,
+                rules=settings.rules.value,
+                upload_bytes=received.size,
+                content_bytes=summary.content_bytes,
+                account_count=summary.account_count,
+                sha256=received.sha256,
+            )
+    except BodyTooLarge as error:
+        await _drain(body)
+        return upload_error(error)
+    except TPNSError as error:
+        return upload_error(error)
+    except StoreFull as error:
+        return upload_error(TPNSError(SERVICE_ERROR, str(error)))
+    except ClientDisconnect:
+        return upload_error(TPNSError(UPLOAD_FILE_ERROR, "the client disconnected mid-upload"))
+    return JSONResponse({"retCode": 0, "errMsg": "", "uploadId": upload.id})
+
+
+async def _drain(body: object) -> None:
+    """Discard what the client is still sending (bounded), so it can read the refusal."""
+    deadline = time.monotonic() + DRAIN_LIMIT_S
+    drained = 0
+    with contextlib.suppress(Exception):
+        async for chunk in body:  # type: ignore[attr-defined]
+            drained += len(chunk)
+            if drained > DRAIN_LIMIT_BYTES or time.monotonic() > deadline:
+                break

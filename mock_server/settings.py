@@ -1,0 +1,82 @@
+"""Every setting once: its CLI flag, its environment variable and its default.
+
+``Settings.from_env()`` reads the environment; the CLI starts from that and overrides with flags,
+so a flag beats a variable, which beats the default.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from mock_server.package import DEFAULT_MAX_INFLATED_BYTES, MAX_UPLOAD_BYTES, Rules
+
+DEFAULT_ACCESS_ID = "1500000001"
+DEFAULT_SECRET_KEY = "tpns-mock-secret-key"
+DEFAULT_DATA_DIR = Path("./tpns-mock-data")
+
+
+def parse_apps(text: str) -> dict[str, str]:
+    """Parse ``id:secret,id:secret`` (the TPNS_MOCK_APPS format)."""
+    apps: dict[str, str] = {}
+    for item in filter(None, (part.strip() for part in text.split(","))):
+        access_id, sep, secret = item.partition(":")
+        if not sep or not access_id or not secret:
+            raise ValueError("each app must be written ACCESS_ID:SECRET_KEY")
+        apps[access_id.strip()] = secret.strip()
+    return apps
+
+
+@dataclass(frozen=True)
+class Settings:
+    host: str = "127.0.0.1"
+    port: int = 8080
+    data_dir: Path | None = DEFAULT_DATA_DIR  # None: a throwaway dir removed on shutdown
+    rules: Rules = Rules.SEED
+    apps: Mapping[str, str] = field(default_factory=lambda: {DEFAULT_ACCESS_ID: DEFAULT_SECRET_KEY})
+    timestamp_window_s: int = 600
+    max_upload_bytes: int = MAX_UPLOAD_BYTES
+    max_inflated_bytes: int = DEFAULT_MAX_INFLATED_BYTES
+    body_idle_timeout_s: float = 30.0
+
+    def __repr__(self) -> str:
+        # secrets stay out of reprs, logs and tracebacks
+        return (
+            f"Settings(host={self.host!r}, port={self.port}, data_dir={self.data_dir!r}, "
+            f"rules={self.rules.value!r}, apps={sorted(self.apps)!r})"
+        )
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if env is None else env
+        settings = cls()
+        changes: dict[str, object] = {}
+        if "TPNS_MOCK_HOST" in env:
+            changes["host"] = env["TPNS_MOCK_HOST"]
+        if "TPNS_MOCK_PORT" in env:
+            changes["port"] = int(env["TPNS_MOCK_PORT"])
+        if env.get("TPNS_MOCK_IN_MEMORY", "").lower() in ("1", "true", "yes"):
+            changes["data_dir"] = None
+        elif "TPNS_MOCK_DATA_DIR" in env:
+            changes["data_dir"] = Path(env["TPNS_MOCK_DATA_DIR"])
+        if "TPNS_MOCK_RULES" in env:
+            changes["rules"] = Rules(env["TPNS_MOCK_RULES"])
+        apps = dict(settings.apps)
+        if "TPNS_MOCK_ACCESS_ID" in env or "TPNS_MOCK_SECRET_KEY" in env:
+            apps = {
+                env.get("TPNS_MOCK_ACCESS_ID", DEFAULT_ACCESS_ID): env.get(
+                    "TPNS_MOCK_SECRET_KEY", DEFAULT_SECRET_KEY
+                )
+            }
+        if env.get("TPNS_MOCK_APPS"):
+            apps.update(parse_apps(env["TPNS_MOCK_APPS"]))
+        changes["apps"] = apps
+        if "TPNS_MOCK_TIMESTAMP_WINDOW" in env:
+            changes["timestamp_window_s"] = int(env["TPNS_MOCK_TIMESTAMP_WINDOW"])
+        if "TPNS_MOCK_MAX_INFLATED_BYTES" in env:
+            changes["max_inflated_bytes"] = int(env["TPNS_MOCK_MAX_INFLATED_BYTES"])
+        if "TPNS_MOCK_BODY_TIMEOUT" in env:
+            changes["body_idle_timeout_s"] = float(env["TPNS_MOCK_BODY_TIMEOUT"])
+        return replace(settings, **changes)  # type: ignore[arg-type]
