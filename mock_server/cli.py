@@ -31,6 +31,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--access-id", help="the app's AccessId (TPNS_MOCK_ACCESS_ID)")
     parser.add_argument("--secret-key", help="the app's SecretKey (TPNS_MOCK_SECRET_KEY)")
+    parser.add_argument(
+        "--timestamp-window", type=int, help="seconds a signed TimeStamp may drift (default 600)"
+    )
+    parser.add_argument(
+        "--max-inflated-bytes", type=int, help="zip-bomb cap on the inflated txt (default 1 GiB)"
+    )
     parser.add_argument("--log-level", default="info", help="uvicorn log level (default info)")
     return parser
 
@@ -47,6 +53,10 @@ def settings_from_args(args: argparse.Namespace, base: Settings) -> Settings:
         changes["data_dir"] = args.data_dir
     if args.rules:
         changes["rules"] = Rules(args.rules)
+    if args.timestamp_window is not None:
+        changes["timestamp_window_s"] = args.timestamp_window
+    if args.max_inflated_bytes is not None:
+        changes["max_inflated_bytes"] = args.max_inflated_bytes
     if args.access_id or args.secret_key:
         (access_id, secret), *_ = base.apps.items()
         apps = dict(base.apps)

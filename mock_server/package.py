@@ -218,7 +218,8 @@ def _entry_problem(info: zipfile.ZipInfo) -> str | None:
     if info.flag_bits & 0x1:
         return f"entry {name!r} is encrypted; upload an unencrypted zip"
     mode = info.external_attr >> 16
-    if info.create_system == 3 and mode and not stat.S_ISREG(mode):
+    # many writers set only permission bits; a file type other than regular is refused
+    if info.create_system == 3 and stat.S_IFMT(mode) not in (0, stat.S_IFREG):
         kind = "a symbolic link" if stat.S_ISLNK(mode) else "not a regular file"
         return f"entry {name!r} is {kind}; the zip must hold one regular .txt file"
     return None

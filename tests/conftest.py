@@ -1,0 +1,130 @@
+"""Fixtures for the server's own tests: an in-process mock on a real SQLite store in a temp dir,
+and a real ``tpns-mock`` process on a free port where the network path matters."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from fastapi.testclient import TestClient
+
+from mock_server.app import create_app
+from mock_server.settings import DEFAULT_ACCESS_ID, DEFAULT_SECRET_KEY, Settings
+
+AUTH = (DEFAULT_ACCESS_ID, DEFAULT_SECRET_KEY)
+UPLOAD = "/v3/push/package/upload"
+
+
+@dataclass
+class Mock:
+    """An in-process mock: a TestClient plus the data dir it writes to."""
+
+    client: TestClient
+    data_dir: Path
+
+    def upload(
+        self, content: bytes, file_name: str = "accounts.zip", *, auth: Any = AUTH, **kw: Any
+    ) -> dict[str, Any]:
+        response = self.client.post(UPLOAD, files={"file": (file_name, content)}, auth=auth, **kw)
+        assert response.status_code < 500, response.text
+        body = response.json()
+        body["_status"] = response.status_code
+        return body
+
+    def leftovers(self) -> list[str]:
+        """Files in the data dir besides the database: must be empty after a refusal."""
+        return sorted(
+            str(p.relative_to(self.data_dir))
+            for sub in ("tmp", "packages")
+            for p in (self.data_dir / sub).iterdir()
+        )
+
+
+@pytest.fixture
+def make_mock(tmp_path: Path) -> Iterator[Callable[..., Mock]]:
+    clients: list[TestClient] = []
+
+    def make(**changes: Any) -> Mock:
+        data_dir = tmp_path / f"data{len(clients)}"
+        settings = replace(Settings(), data_dir=data_dir, **changes)
+        client = TestClient(create_app(settings))
+        client.__enter__()
+        clients.append(client)
+        return Mock(client, data_dir)
+
+    yield make
+    for client in clients:
+        client.__exit__(None, None, None)
+
+
+@pytest.fixture
+def mock(make_mock: Callable[..., Mock]) -> Mock:
+    return make_mock()
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class LiveServer:
+    """A real ``python -m mock_server`` process on a free port."""
+
+    url: str
+    process: subprocess.Popen[bytes]
+    data_dir: Path
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(timeout=15)
+
+
+def start_server(data_dir: Path, *extra: str, env: dict[str, str] | None = None) -> LiveServer:
+    port = free_port()
+    command = [
+        sys.executable,
+        "-m",
+        "mock_server",
+        "--port",
+        str(port),
+        "--data-dir",
+        str(data_dir),
+    ]
+    process = subprocess.Popen(
+        [*command, "--log-level", "warning", *extra],
+        env={**os.environ, **(env or {})},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            out = process.stdout.read().decode() if process.stdout else ""
+            raise RuntimeError(f"tpns-mock exited early:\n{out}")
+        try:
+            if httpx.get(f"{url}/_mock/health", timeout=1).status_code == 200:
+                return LiveServer(url, process, data_dir)
+        except httpx.TransportError:
+            time.sleep(0.1)
+    process.kill()
+    raise RuntimeError("tpns-mock did not become healthy in 20 s")
+
+
+@pytest.fixture
+def live_server(tmp_path: Path) -> Iterator[LiveServer]:
+    server = start_server(tmp_path / "live-data")
+    yield server
+    server.stop()
