@@ -1,0 +1,122 @@
+"""Basic and signature auth on the upload endpoint, and Tencent's signature test vector."""
+
+from __future__ import annotations
+
+import base64
+import time
+from collections.abc import Callable
+
+import httpx
+import pytest
+from conftest import UPLOAD, Mock
+from zips import accounts_zip
+
+from mock_server.auth import sign
+
+SECRET = "tpns-mock-secret-key"
+ACCESS_ID = "1500000001"
+
+
+def test_tencent_signature_test_vector() -> None:
+    body = (
+        '{"audience_type": "account","platform": "android","message": {"title": "test title",'
+        '"content": "test content","android": { "action": {"action_type": 3,"intent": '
+        '"xgscheme://com.xg.push/notify_detail?param1=xg"}}},"message_type": "notify",'
+        '"account_list": ["5822f0eee44c3625ef0000bb"] }'
+    )
+    expected = (
+        "Y2QyMDc3NDY4MmJmNzhiZmRiNDNlMTdkMWQ1ZDU2YjNlNWI3ODlhMTY3MGZjMTUyN2VmNTRjNjVkMmQ3Yjc2ZA=="
+    )
+    assert sign("1452fcebae9f3115ba794fb0fff2fd73", "1565314789", "1500001048", body.encode()) == (
+        expected
+    )
+
+
+def signed_upload(
+    mock: Mock,
+    *,
+    secret: str = SECRET,
+    access_id: str = ACCESS_ID,
+    timestamp: int | None = None,
+    tamper: bool = False,
+) -> httpx.Response:
+    """Build the multipart body first, sign exactly those bytes, then send them."""
+    request = httpx.Request(
+        "POST", "http://mock" + UPLOAD, files={"file": ("a.zip", accounts_zip(["alice", "bob"]))}
+    )
+    body = request.read()
+    stamp = str(int(time.time()) if timestamp is None else timestamp)
+    headers = {
+        "content-type": request.headers["content-type"],
+        "AccessId": access_id,
+        "TimeStamp": stamp,
+        "Sign": sign(secret, stamp, access_id, body),
+    }
+    return mock.client.post(UPLOAD, content=body + (b"x" if tamper else b""), headers=headers)
+
+
+def test_signed_upload_is_accepted(mock: Mock) -> None:
+    response = signed_upload(mock)
+    assert response.status_code == 200
+    assert response.json()["retCode"] == 0
+    upload = mock.client.get(f"/_mock/uploads/{response.json()['uploadId']}").json()
+    assert upload["accessId"] == ACCESS_ID
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "words"),
+    [
+        ({"secret": "not-the-secret"}, "Sign does not match"),
+        ({"tamper": True}, "Sign does not match"),
+        ({"access_id": "1599999999"}, "not a known app"),
+        ({"timestamp": int(time.time()) - 3600}, "from the server clock"),
+        ({"timestamp": int(time.time()) + 3600}, "from the server clock"),
+    ],
+)
+def test_bad_signature_is_1008003_with_403(mock: Mock, kwargs: dict, words: str) -> None:
+    response = signed_upload(mock, **kwargs)
+    assert response.status_code == 403
+    assert response.json()["retCode"] == 1008003
+    assert words in response.json()["errMsg"]
+    assert "not-the-secret" not in response.text and SECRET not in response.text
+    assert mock.leftovers() == []
+
+
+def test_timestamp_window_is_configurable(make_mock: Callable[..., Mock]) -> None:
+    mock = make_mock(timestamp_window_s=5)
+    assert signed_upload(mock, timestamp=int(time.time()) - 60).status_code == 403
+    assert signed_upload(mock, timestamp=int(time.time()) - 2).status_code == 200
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {},
+        {"Authorization": "Basic " + base64.b64encode(b"1500000001:wrong").decode()},
+        {"Authorization": "Basic " + base64.b64encode(b"1599999999:" + SECRET.encode()).decode()},
+        {"Authorization": "Basic !!!not-base64"},
+        {"Authorization": "Bearer abc"},
+        {"AccessId": ACCESS_ID, "TimeStamp": "123"},
+        {"AccessId": ACCESS_ID, "TimeStamp": "yesterday", "Sign": "abc"},
+    ],
+)
+def test_missing_or_wrong_credentials_are_1008003(mock: Mock, headers: dict[str, str]) -> None:
+    response = mock.client.post(
+        UPLOAD, files={"file": ("a.zip", accounts_zip(["alice"]))}, headers=headers
+    )
+    assert response.status_code == 403
+    assert response.json()["retCode"] == 1008003
+    assert SECRET not in response.text
+    assert mock.leftovers() == []
+
+
+def test_auth_is_checked_before_the_form(mock: Mock) -> None:
+    response = mock.client.post(UPLOAD, content=b"garbage", headers={"content-type": "text/plain"})
+    assert response.status_code == 403 and response.json()["retCode"] == 1008003
+
+
+def test_several_apps_each_with_their_own_secret(make_mock: Callable[..., Mock]) -> None:
+    mock = make_mock(apps={"1500000001": "secret-one", "1500000002": "secret-two"})
+    content = accounts_zip(["alice"])
+    assert mock.upload(content, auth=("1500000002", "secret-two"))["retCode"] == 0
+    assert mock.upload(content, auth=("1500000002", "secret-one"))["retCode"] == 1008003
