@@ -1,0 +1,37 @@
+"""The /_mock/ inspection API: health, listing, 404s and reset."""
+
+from __future__ import annotations
+
+from conftest import Mock
+from zips import accounts_zip
+
+
+def test_health(mock: Mock) -> None:
+    body = mock.client.get("/_mock/health").json()
+    assert body["status"] == "ok" and body["rules"] == "seed"
+
+
+def test_unknown_upload_is_a_json_404(mock: Mock) -> None:
+    for path in ("/_mock/uploads/99", "/_mock/uploads/99/accounts"):
+        response = mock.client.get(path)
+        assert response.status_code == 404
+        assert response.json()["error"] == "not_found" and "99" in response.json()["message"]
+
+
+def test_uploads_are_listed_newest_first_with_metadata(mock: Mock) -> None:
+    ids = [mock.upload(accounts_zip([f"user{i}"] * (i + 1)))["uploadId"] for i in range(3)]
+    listing = mock.client.get("/_mock/uploads").json()
+    assert listing["total"] == 3
+    assert [u["uploadId"] for u in listing["uploads"]] == ids[::-1]
+    assert [u["accountCount"] for u in listing["uploads"]] == [3, 2, 1]
+    page = mock.client.get("/_mock/uploads", params={"limit": 1, "offset": 1}).json()
+    assert [u["uploadId"] for u in page["uploads"]] == [ids[1]]
+
+
+def test_reset_forgets_uploads_and_their_files(mock: Mock) -> None:
+    first = mock.upload(accounts_zip(["alice"]))["uploadId"]
+    assert mock.client.post("/_mock/reset").status_code == 200
+    assert mock.client.get("/_mock/uploads").json()["total"] == 0
+    assert mock.client.get(f"/_mock/uploads/{first}").status_code == 404
+    assert mock.leftovers() == []
+    assert mock.upload(accounts_zip(["alice"]))["uploadId"] > first
