@@ -85,7 +85,7 @@ async def receive_file(
     digest = hashlib.sha256()
     part = _PartState()
     found: list[str] = []  # file name of the file part, once its headers are complete
-    state = {"parts": 0, "writing": False, "size": 0}
+    state = {"parts": 0, "writing": False, "size": 0, "ended": False}
 
     def on_part_begin() -> None:
         nonlocal part
@@ -130,6 +130,9 @@ async def receive_file(
     def on_part_end() -> None:
         state["writing"] = False
 
+    def on_end() -> None:
+        state["ended"] = True
+
     parser = MultipartParser(
         boundary,
         {
@@ -140,6 +143,7 @@ async def receive_file(
             "on_header_value": on_header_value,
             "on_header_end": on_header_end,
             "on_headers_finished": on_headers_finished,
+            "on_end": on_end,
         },
     )
     received = 0
@@ -165,6 +169,10 @@ async def receive_file(
             raise TPNSError(PARAM_PARSE_ERROR, f"malformed multipart body ({exc})") from None
     if not found:
         raise TPNSError(MISSING_PARAM, f"form key {FIELD_NAME!r} not found in the multipart body")
+    if not state["ended"]:
+        raise TPNSError(
+            PARAM_PARSE_ERROR, "the multipart body ends before its closing boundary (truncated?)"
+        )
     sink.flush()
     return ReceivedFile(found[0], state["size"], digest.hexdigest())
 

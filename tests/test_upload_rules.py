@@ -249,3 +249,22 @@ def test_upload_at_the_size_limit_is_accepted(make_mock: Callable[..., Mock]) ->
     content = make_zip({"a.txt": b"ab\n" * 20_000}, compression=zipfile.ZIP_STORED)
     mock = make_mock(max_upload_bytes=len(content))
     accepted(mock, content)
+
+
+def test_multipart_body_without_its_closing_boundary_is_refused(mock: Mock) -> None:
+    content = accounts_zip(["alice", "bob"])
+    body = (
+        b'--XyZ\r\nContent-Disposition: form-data; name="file"; filename="a.zip"\r\n\r\n'
+        + content
+        + b"\r\n--XyZ"
+    )
+    response = mock.client.post(
+        "/v3/push/package/upload",
+        content=body,
+        headers={"content-type": "multipart/form-data; boundary=XyZ"},
+        auth=("1500000001", "tpns-mock-secret-key"),
+    )
+    assert response.status_code == 200
+    assert response.json()["retCode"] == 1008001
+    assert "closing boundary" in response.json()["errMsg"]
+    assert mock.leftovers() == []
