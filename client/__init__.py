@@ -1,1 +1,24 @@
-"""A thin TPNS client on httpx that works unchanged against tpns-mock or Tencent."""
+"""A thin TPNS client on httpx that works unchanged against tpns-mock or Tencent.
+
+:class:`TPNSClient` (blocking) and :class:`AsyncTPNSClient` share one sans-IO core
+(:mod:`client._core`): same requests, same parsing, same errors, same retries.
+"""
+
+from client._core import REGIONS, PushResult, RetryPolicy, UploadResult
+from client.aio import AsyncTPNSClient
+from client.errors import AuthError, PackageRefused, RateLimitError, TPNSError, TransportError
+from client.sync import TPNSClient
+
+__all__ = [
+    "REGIONS",
+    "AsyncTPNSClient",
+    "AuthError",
+    "PackageRefused",
+    "PushResult",
+    "RateLimitError",
+    "RetryPolicy",
+    "TPNSClient",
+    "TPNSError",
+    "TransportError",
+    "UploadResult",
+]

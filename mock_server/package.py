@@ -189,9 +189,12 @@ def _is_utf8(data: bytes) -> bool:
     return True
 
 
-def check_accounts(accounts: Iterable[str]) -> Iterator[bytes]:
-    """Check accounts given one by one and yield each as a UTF-8 line, for building packages."""
-    for number, account in enumerate(accounts, start=1):
+def check_accounts(accounts: Iterable[str], start: int = 1) -> Iterator[bytes]:
+    """Check accounts given one by one and yield each as a UTF-8 line, for building packages.
+
+    A refusal names the account by its position (counted from ``start``) and its value.
+    """
+    for number, account in enumerate(accounts, start=start):
         line = account.encode("utf-8", errors="surrogateescape")
         problem = (
             "contains a line break; give one account per item"
@@ -199,8 +202,42 @@ def check_accounts(accounts: Iterable[str]) -> Iterator[bytes]:
             else _line_problem(line, csv=False)
         )
         if problem:
-            raise PackageError(f"account {number}: {problem}")
+            shown = account if len(account) <= 40 else account[:37] + "..."
+            raise PackageError(f"account {number} ({shown!r}): {problem}")
         yield line + b"\n"
+
+
+def account_blocks(accounts: Iterable[str], batch: int = 8192) -> Iterator[bytes]:
+    """Like :func:`check_accounts`, but yields blocks of up to ``batch`` lines.
+
+    Millions of accounts are checked with the same C-speed passes as an uploaded txt; only a
+    block that fails them is re-checked one account at a time, to name the offending account.
+    """
+    checker = AccountChecker()
+    done = 0
+    group: list[str] = []
+    for account in accounts:
+        group.append(account)
+        if len(group) >= batch:
+            yield _account_block(checker, group, done)
+            done += len(group)
+            group = []
+    if group:
+        yield _account_block(checker, group, done)
+
+
+def _account_block(checker: AccountChecker, group: list[str], done: int) -> bytes:
+    text = "\n".join(group) + "\n"
+    block = text.encode("utf-8", errors="surrogateescape")
+    try:
+        if text.count("\n") != len(group) or "\r" in text:
+            raise PackageError("")
+        checker._check_lines(block)
+    except PackageError:
+        for _ in check_accounts(group, start=done + 1):
+            pass
+        raise
+    return block
 
 
 # -- archives ------------------------------------------------------------------------------------

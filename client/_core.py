@@ -1,0 +1,323 @@
+"""The sans-IO core shared by :class:`~client.TPNSClient` and :class:`~client.AsyncTPNSClient`.
+
+Everything that is the same for both lives here: where each region is, how a request is signed,
+how a multipart body is framed, how an answer becomes a typed result or a :class:`TPNSError`, and
+when to retry. The two client classes only move bytes (sync or async), so they cannot drift apart,
+and adding an endpoint is one ``*_call`` builder here plus a one-line method on each class.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import os
+import random
+import time
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Generic, Literal, TypeVar
+from urllib.parse import urlsplit, urlunsplit
+
+import httpx
+
+from client.errors import AuthError, PackageRefused, RateLimitError, TPNSError, TransportError
+
+REGIONS: Mapping[str, str] = {
+    "guangzhou": "https://api.tpns.tencent.com",
+    "shanghai": "https://api.tpns.sh.tencent.com",
+    "hongkong": "https://api.tpns.hk.tencent.com",
+    "singapore": "https://api.tpns.sgp.tencent.com",
+}
+UPLOAD_PATH = "/v3/push/package/upload"
+PUSH_PATH = "/v3/push/app"
+CHUNK_BYTES = 256 * 1024
+
+AUTH_FAILURE = 1008003
+RATE_LIMITED = 1008028
+PACKAGE_CODES = frozenset({1008011, 1008012})
+
+Auth = Literal["sign", "basic"]
+T = TypeVar("T")
+
+
+# -- results ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class UploadResult:
+    """An accepted number package: ``upload_id`` is what a package push targets."""
+
+    upload_id: int
+    ret_code: int = 0
+    err_msg: str = ""
+
+
+@dataclass(frozen=True)
+class PushResult:
+    """An accepted push (``POST /v3/push/app``), in the push API's snake_case fields."""
+
+    push_id: str
+    seq: int = 0
+    environment: str = ""
+    result: Any = None
+    ret_code: int = 0
+    err_msg: str = ""
+
+
+# -- bodies -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class BytesBody:
+    """A small body held in memory (JSON)."""
+
+    data: bytes
+    content_type: str
+
+    @property
+    def length(self) -> int:
+        return len(self.data)
+
+    def chunks(self) -> Iterator[bytes]:
+        yield self.data
+
+
+@dataclass(frozen=True)
+class FileFormBody:
+    """``multipart/form-data`` with one file part read from disk in chunks.
+
+    Re-iterable (each call to ``chunks`` reads the file again), so it can be signed in one pass,
+    sent in another and re-sent on a retry, all without holding it in memory; its length is known
+    up front, so it is sent with a Content-Length rather than chunked.
+    """
+
+    path: Path
+    file_name: str
+    field_name: str = "file"
+    boundary: str = field(default_factory=lambda: "tpns-" + os.urandom(12).hex())
+
+    @property
+    def content_type(self) -> str:
+        return f"multipart/form-data; boundary={self.boundary}"
+
+    @property
+    def _prefix(self) -> bytes:
+        name = self.file_name.replace('"', "%22").replace("\r", "").replace("\n", "")
+        return (
+            f"--{self.boundary}\r\n"
+            f'Content-Disposition: form-data; name="{self.field_name}"; filename="{name}"\r\n'
+            "Content-Type: application/zip\r\n\r\n"
+        ).encode()
+
+    @property
+    def _suffix(self) -> bytes:
+        return f"\r\n--{self.boundary}--\r\n".encode()
+
+    @property
+    def length(self) -> int:
+        return len(self._prefix) + self.path.stat().st_size + len(self._suffix)
+
+    def chunks(self) -> Iterator[bytes]:
+        yield self._prefix
+        with self.path.open("rb") as handle:
+            while chunk := handle.read(CHUNK_BYTES):
+                yield chunk
+        yield self._suffix
+
+
+Body = BytesBody | FileFormBody
+
+
+@dataclass(frozen=True)
+class Call(Generic[T]):
+    """One API call, ready to be sent (and re-sent: headers are made fresh for each attempt)."""
+
+    method: str
+    url: str
+    body: Body
+    parse: Callable[[int, bytes], T]
+    # whether an attempt that may have reached the server can be repeated without harm
+    idempotent: bool = True
+
+
+# -- retries ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """When and how long to wait before trying again.
+
+    Retried: 1008028 (rate limited), HTTP 5xx and transport failures. Never retried: a refused
+    package, bad credentials or any other TPNS refusal (the same request would fail the same
+    way). A call that is not idempotent (a push) is only retried when it surely did not reach the
+    server (connection refused, 1008028), so a flaky network cannot send a push twice.
+    """
+
+    attempts: int = 4  # tries in all, the first included; 1 turns retries off
+    backoff_s: float = 0.5  # first wait; doubles each time, with jitter
+    max_backoff_s: float = 8.0
+    retry_codes: frozenset[int] = frozenset({RATE_LIMITED})
+
+    def should_retry(self, error: TPNSError, attempt: int, idempotent: bool = True) -> bool:
+        if attempt >= self.attempts or isinstance(error, (PackageRefused, AuthError)):
+            return False
+        if error.ret_code in self.retry_codes:
+            return True
+        if isinstance(error, TransportError):
+            return idempotent or error.err_msg.startswith("could not connect")
+        return idempotent and error.http_status is not None and error.http_status >= 500
+
+    def delay(self, attempt: int) -> float:
+        """Seconds to wait after the ``attempt``-th failure (1-based)."""
+        base = min(self.max_backoff_s, self.backoff_s * 2 ** (attempt - 1))
+        return base * random.uniform(0.5, 1.0)
+
+
+# -- the core -----------------------------------------------------------------------------------
+
+
+def redact_url(url: str) -> str:
+    """The URL without any ``user:password@`` part, for messages."""
+    parts = urlsplit(url)
+    if "@" not in parts.netloc:
+        return url
+    return urlunsplit(parts._replace(netloc=parts.netloc.rsplit("@", 1)[1]))
+
+
+def sign(secret_key: str, timestamp: str, access_id: str, chunks: Iterator[bytes]) -> str:
+    """Tencent's Sign: Base64 of the lowercase hex HMAC-SHA256 of TimeStamp + AccessId + body."""
+    mac = hmac.new(secret_key.encode(), (timestamp + access_id).encode(), hashlib.sha256)
+    for chunk in chunks:
+        mac.update(chunk)
+    return base64.b64encode(mac.hexdigest().encode()).decode()
+
+
+class ClientCore:
+    """Credentials, base URL, retry policy; builds calls and reads answers. Does no network I/O."""
+
+    def __init__(
+        self,
+        access_id: str | int,
+        secret_key: str,
+        *,
+        region: str | None = None,
+        base_url: str | None = None,
+        auth: Auth = "sign",
+        retry: RetryPolicy | None = None,
+    ) -> None:
+        if auth not in ("sign", "basic"):
+            raise ValueError(f"auth must be 'sign' or 'basic', not {auth!r}")
+        if base_url and region:
+            raise ValueError("give either region or base_url, not both")
+        if base_url is None:
+            region = region or "guangzhou"
+            if region not in REGIONS:
+                raise ValueError(f"unknown region {region!r}; one of {', '.join(REGIONS)}")
+            base_url = REGIONS[region]
+        self.access_id = str(access_id)
+        self.__secret_key = secret_key
+        self.region = region
+        self.base_url = base_url.rstrip("/")
+        self.auth = auth
+        self.retry = retry or RetryPolicy()
+
+    def __repr__(self) -> str:
+        return (
+            f"ClientCore(access_id={self.access_id!r}, base_url={redact_url(self.base_url)!r}, "
+            f"auth={self.auth!r})"
+        )
+
+    def url(self, path: str) -> str:
+        return self.base_url + path
+
+    # -- requests -----------------------------------------------------------------------------
+
+    def headers(self, body: Body, now: float | None = None) -> dict[str, str]:
+        """Auth and content headers for one attempt (a signed body is read once to sign it)."""
+        headers = {"Content-Type": body.content_type, "Content-Length": str(body.length)}
+        if self.auth == "basic":
+            token = base64.b64encode(f"{self.access_id}:{self.__secret_key}".encode()).decode()
+            headers["Authorization"] = "Basic " + token
+        else:
+            timestamp = str(int(time.time() if now is None else now))
+            headers["AccessId"] = self.access_id
+            headers["TimeStamp"] = timestamp
+            headers["Sign"] = sign(self.__secret_key, timestamp, self.access_id, body.chunks())
+        return headers
+
+    def upload_call(self, path: Path, file_name: str) -> Call[UploadResult]:
+        return Call("POST", self.url(UPLOAD_PATH), FileFormBody(path, file_name), self.parse_upload)
+
+    def push_call(self, payload: Mapping[str, Any]) -> Call[PushResult]:
+        data = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
+        body = BytesBody(data, "application/json")
+        return Call("POST", self.url(PUSH_PATH), body, self.parse_push, idempotent=False)
+
+    # -- answers ------------------------------------------------------------------------------
+
+    def parse_upload(self, status: int, content: bytes) -> UploadResult:
+        data = _answer(status, content, UPLOAD_PATH)
+        code, message = data.get("retCode"), data.get("errMsg", "")
+        _raise_for(code, message, status, package=True)
+        upload_id = data.get("uploadId")
+        if not isinstance(upload_id, int) or isinstance(upload_id, bool) or upload_id <= 0:
+            raise TPNSError(
+                None, f"retCode 0 without a positive uploadId: {_snippet(content)}", status
+            )
+        return UploadResult(upload_id, code, str(message))
+
+    def parse_push(self, status: int, content: bytes) -> PushResult:
+        data = _answer(status, content, PUSH_PATH)
+        code, message = data.get("ret_code"), data.get("err_msg", "")
+        _raise_for(code, message, status, package=False)
+        return PushResult(
+            push_id=str(data.get("push_id", "")),
+            seq=int(data.get("seq") or 0),
+            environment=str(data.get("environment", "")),
+            result=data.get("result"),
+            ret_code=code,  # type: ignore[arg-type]
+            err_msg=str(message),
+        )
+
+    def transport_error(self, call: Call[Any], exc: httpx.TransportError) -> TransportError:
+        url = redact_url(call.url)
+        what = "could not connect to" if isinstance(exc, httpx.ConnectError) else "failed at"
+        reason = str(exc) or type(exc).__name__
+        return TransportError(url, f"{what} {call.method} {url}: {type(exc).__name__}: {reason}")
+
+
+def _snippet(content: bytes) -> str:
+    text = content[:200].decode("utf-8", errors="replace")
+    return repr(text) + ("..." if len(content) > 200 else "")
+
+
+def _answer(status: int, content: bytes, path: str) -> dict[str, Any]:
+    try:
+        data = json.loads(content)
+    except ValueError:
+        data = None
+    if not isinstance(data, dict):
+        if status in (401, 403):
+            raise AuthError(None, f"HTTP {status} from {path}: {_snippet(content)}", status)
+        raise TPNSError(
+            None, f"HTTP {status} from {path}, not a TPNS answer: {_snippet(content)}", status
+        )
+    return data
+
+
+def _raise_for(code: object, message: object, status: int, *, package: bool) -> None:
+    if not isinstance(code, int) or isinstance(code, bool):
+        raise TPNSError(None, f"the answer has no integer return code (HTTP {status})", status)
+    if code == 0 and 200 <= status < 300:
+        return
+    text = str(message) or f"HTTP {status}"
+    if code == AUTH_FAILURE or status in (401, 403):
+        raise AuthError(code, text, status)
+    if code == RATE_LIMITED:
+        raise RateLimitError(code, text, status)
+    if package and code in PACKAGE_CODES:
+        raise PackageRefused(code, text, status)
+    raise TPNSError(code, text, status)

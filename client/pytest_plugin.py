@@ -1,0 +1,137 @@
+"""pytest fixtures for apps that talk to TPNS: a live tpns-mock per session, clean for each test.
+
+Registered through the ``pytest11`` entry point, so installing tpns-mock is enough::
+
+    def test_sends_the_vip_list(tpns_mock, tpns_client):
+        upload_id = my_app.upload_vips(tpns_client)
+        assert tpns_mock.accounts(upload_id) == ["alice", "bob"]
+
+``tpns_mock`` is a real server on a loopback port (uvicorn in a background thread), so an app
+that builds its own HTTP requests, or runs a subprocess, can reach it at ``tpns_mock.url``. Each
+test starts with no uploads. Configured like the mock itself, from the environment: every
+``TPNS_MOCK_*`` variable of ``tpns-mock`` applies (rules, credentials, limits), plus
+``TPNS_MOCK_FIXTURE_HOST`` / ``TPNS_MOCK_FIXTURE_PORT`` (default ``127.0.0.1`` and a free port).
+
+Nothing is imported or started until a test asks for a fixture, so the plugin costs nothing in
+test sessions that do not use it.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any
+
+import httpx
+import pytest
+
+if TYPE_CHECKING:
+    import uvicorn
+
+    from client.sync import TPNSClient
+
+
+@dataclass
+class TPNSMock:
+    """A running mock: where it is, the credentials it accepts, and what it has received."""
+
+    url: str
+    access_id: str
+    secret_key: str = field(repr=False)
+    _http: httpx.Client = field(repr=False)
+
+    def uploads(self) -> list[dict[str, Any]]:
+        """Accepted uploads, newest first (``uploadId``, ``fileName``, ``accountCount``, ...)."""
+        response = self._http.get("/_mock/uploads", params={"limit": 1000})
+        response.raise_for_status()
+        return list(response.json()["uploads"])
+
+    def upload(self, upload_id: int) -> dict[str, Any]:
+        """One upload's metadata."""
+        response = self._http.get(f"/_mock/uploads/{upload_id}")
+        response.raise_for_status()
+        return dict(response.json())
+
+    def accounts(self, upload_id: int) -> list[str]:
+        """The accounts of an upload, as the mock parsed them."""
+        response = self._http.get(f"/_mock/uploads/{upload_id}/accounts")
+        response.raise_for_status()
+        return response.text.splitlines()
+
+    def reset(self) -> None:
+        """Forget every upload (uploadIds keep increasing)."""
+        self._http.post("/_mock/reset").raise_for_status()
+
+    def client(self, **options: Any) -> TPNSClient:
+        """A :class:`client.TPNSClient` for this mock (``auth="basic"`` etc. may be given)."""
+        from client.sync import TPNSClient
+
+        return TPNSClient(self.access_id, self.secret_key, base_url=self.url, **options)
+
+
+class _ServerThread:
+    def __init__(self, server: uvicorn.Server, sock: socket.socket) -> None:
+        self.server = server
+        self.thread = threading.Thread(
+            target=server.run, kwargs={"sockets": [sock]}, name="tpns-mock", daemon=True
+        )
+
+    def start(self) -> None:
+        self.thread.start()
+        deadline = time.monotonic() + 20
+        while not self.server.started:
+            if not self.thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError("tpns-mock fixture: the server did not start")
+            time.sleep(0.01)
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def _tpns_mock_session() -> Iterator[TPNSMock]:
+    import uvicorn
+
+    from mock_server.app import create_app
+    from mock_server.settings import Settings
+
+    host = os.environ.get("TPNS_MOCK_FIXTURE_HOST", "127.0.0.1")
+    port = int(os.environ.get("TPNS_MOCK_FIXTURE_PORT", "0"))
+    settings = replace(Settings.from_env(), host=host, data_dir=None)
+    app = create_app(settings)
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    bound_port = sock.getsockname()[1]
+    config = uvicorn.Config(app, log_level="warning", lifespan="on")
+    server = _ServerThread(uvicorn.Server(config), sock)
+    server.start()
+    shown_host = f"[{host}]" if ":" in host else host
+    url = f"http://{shown_host}:{bound_port}"
+    (access_id, secret_key), *_ = settings.apps.items()
+    with httpx.Client(base_url=url, timeout=30) as http:
+        try:
+            yield TPNSMock(url, access_id, secret_key, http)
+        finally:
+            server.stop()
+            sock.close()
+
+
+@pytest.fixture
+def tpns_mock(_tpns_mock_session: TPNSMock) -> TPNSMock:
+    """A live tpns-mock with no uploads: ``.url``, ``.access_id``, ``.secret_key``,
+    ``.uploads()``, ``.accounts(upload_id)``."""
+    _tpns_mock_session.reset()
+    return _tpns_mock_session
+
+
+@pytest.fixture
+def tpns_client(tpns_mock: TPNSMock) -> Iterator[TPNSClient]:
+    """A :class:`client.TPNSClient` signed in to ``tpns_mock``."""
+    with tpns_mock.client() as client:
+        yield client

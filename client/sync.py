@@ -1,0 +1,144 @@
+"""``TPNSClient``: the blocking client. It only does I/O; the decisions are in ``_core``."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterator, Mapping
+from types import TracebackType
+from typing import Any, TypeVar
+
+import httpx
+
+from client._core import (
+    Auth,
+    Body,
+    Call,
+    ClientCore,
+    PushResult,
+    RetryPolicy,
+    UploadResult,
+    redact_url,
+)
+from client._package import PackageSource, prepare_package
+from client.errors import TPNSError
+
+log = logging.getLogger("tpns")
+T = TypeVar("T")
+Progress = Callable[[int, int], None]
+
+
+class TPNSClient:
+    """A TPNS client for one app. Works unchanged against Tencent or tpns-mock.
+
+    >>> with TPNSClient("1500000001", "secret", base_url="http://127.0.0.1:8080") as tpns:
+    ...     tpns.upload_package(["alice", "bob"]).upload_id  # doctest: +SKIP
+    """
+
+    def __init__(
+        self,
+        access_id: str | int,
+        secret_key: str,
+        *,
+        region: str | None = None,
+        base_url: str | None = None,
+        auth: Auth = "sign",
+        retry: RetryPolicy | None = None,
+        timeout: float | httpx.Timeout = 60.0,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        self._core = ClientCore(
+            access_id, secret_key, region=region, base_url=base_url, auth=auth, retry=retry
+        )
+        self._http = httpx.Client(transport=transport, timeout=timeout)
+
+    def __repr__(self) -> str:
+        core = self._core
+        return f"TPNSClient(access_id={core.access_id!r}, base_url={redact_url(core.base_url)!r})"
+
+    @property
+    def base_url(self) -> str:
+        return self._core.base_url
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> TPNSClient:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    # -- API ----------------------------------------------------------------------------------
+
+    def upload_package(
+        self, source: PackageSource, *, validate: bool = True, progress: Progress | None = None
+    ) -> UploadResult:
+        """Upload a number package; see :func:`client._package.prepare_package` for ``source``."""
+        with prepare_package(source, validate) as package:
+            call = self._core.upload_call(package.path, package.file_name)
+            return self._send(call, progress)
+
+    def push(self, payload: Mapping[str, Any]) -> PushResult:
+        """``POST /v3/push/app`` with ``payload`` as given (Tencent's field names)."""
+        return self._send(self._core.push_call(payload))
+
+    def push_package(
+        self,
+        upload_id: int,
+        message: Mapping[str, Any],
+        *,
+        message_type: str = "notify",
+        audience_type: str = "package_account_push",
+        **fields: Any,
+    ) -> PushResult:
+        """Push ``message`` to the accounts of an uploaded package."""
+        payload = {
+            "audience_type": audience_type,
+            "upload_id": upload_id,
+            "message_type": message_type,
+            "message": dict(message),
+            **fields,
+        }
+        return self.push(payload)
+
+    # -- I/O ----------------------------------------------------------------------------------
+
+    def _send(self, call: Call[T], progress: Progress | None = None) -> T:
+        retry = self._core.retry
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                headers = self._core.headers(call.body)
+                response = self._http.request(
+                    call.method, call.url, headers=headers, content=_stream(call.body, progress)
+                )
+                return call.parse(response.status_code, response.content)
+            except httpx.TransportError as exc:
+                error: TPNSError = self._core.transport_error(call, exc)
+                if not retry.should_retry(error, attempt, call.idempotent):
+                    raise error from exc
+            except TPNSError as exc:
+                error = exc
+                if not retry.should_retry(error, attempt, call.idempotent):
+                    raise
+            wait = retry.delay(attempt)
+            log.warning(
+                "retrying %s %s in %.1f s after: %s", call.method, redact_url(call.url), wait, error
+            )
+            time.sleep(wait)
+
+
+def _stream(body: Body, progress: Progress | None) -> Iterator[bytes]:
+    total, sent = body.length, 0
+    for chunk in body.chunks():
+        yield chunk
+        sent += len(chunk)
+        if progress is not None:
+            progress(sent, total)

@@ -1,0 +1,188 @@
+"""Picks the contract suite's target; the test bodies never know which one they run against.
+
+- default: tpns-mock in-process, through httpx's ASGI transport (no port, a throwaway data dir);
+- ``--tpns-url http://localhost:8080``: a running tpns-mock (credentials: ``TPNS_ACCESS_ID`` /
+  ``TPNS_SECRET_KEY`` if set, else the mock's defaults);
+- ``--tpns-url https://api.tpns.tencent.com --tpns-real``: Tencent, with ``TPNS_ACCESS_ID`` /
+  ``TPNS_SECRET_KEY`` from the environment (required). Tests marked ``mock_only`` (they read
+  ``/_mock/``) are skipped; tests marked ``push`` run only with ``--tpns-allow-push``.
+
+Every TPNS answer goes through :class:`RecordingTransport`, so ``--tpns-record`` and the parity
+check (see ``recording.py``) cover raw requests and the client's alike.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import httpx
+import pytest
+
+from contract_tests.raw import Api
+from contract_tests.recording import Recorder, file_name
+
+MOCK_ACCESS_ID = "1500000001"
+MOCK_SECRET_KEY = "tpns-mock-secret-key"
+TENCENT_URL = "https://api.tpns.tencent.com"
+RECORDINGS = Path(__file__).parent / "recordings"
+RECORDER = pytest.StashKey[Recorder]()
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("tpns", "TPNS contract suite")
+    group.addoption("--tpns-url", help="run against this server instead of an in-process mock")
+    group.addoption(
+        "--tpns-real",
+        action="store_true",
+        help="the target is Tencent (needs TPNS_ACCESS_ID and TPNS_SECRET_KEY)",
+    )
+    group.addoption(
+        "--tpns-allow-push", action="store_true", help="run tests that send a real push"
+    )
+    group.addoption(
+        "--tpns-record", action="store_true", help="write each test's answers as a recording"
+    )
+    group.addoption(
+        "--tpns-recordings",
+        type=Path,
+        default=RECORDINGS,
+        help="where recordings are read and written (default contract_tests/recordings)",
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "mock_only: reads /_mock/; skipped against Tencent")
+    config.addinivalue_line("markers", "push: sends a push; against Tencent only with allow-push")
+    if config.getoption("--tpns-real"):
+        missing = [n for n in ("TPNS_ACCESS_ID", "TPNS_SECRET_KEY") if not os.environ.get(n)]
+        if missing:
+            raise pytest.UsageError(
+                "--tpns-real needs the app's credentials in TPNS_ACCESS_ID and TPNS_SECRET_KEY "
+                f"(not set: {', '.join(missing)})"
+            )
+
+
+@dataclass(frozen=True)
+class Target:
+    kind: str  # "in-process", "mock" (a running one) or "tencent"
+    url: str
+    access_id: str
+    secret_key: str
+
+    @property
+    def real(self) -> bool:
+        return self.kind == "tencent"
+
+
+@pytest.fixture(scope="session")
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+@pytest.fixture(scope="session")
+def target(pytestconfig: pytest.Config) -> Target:
+    url = pytestconfig.getoption("--tpns-url")
+    if pytestconfig.getoption("--tpns-real"):
+        return Target(
+            "tencent",
+            (url or TENCENT_URL).rstrip("/"),
+            os.environ["TPNS_ACCESS_ID"],
+            os.environ["TPNS_SECRET_KEY"],
+        )
+    access_id = os.environ.get("TPNS_ACCESS_ID") or MOCK_ACCESS_ID
+    secret_key = os.environ.get("TPNS_SECRET_KEY") or MOCK_SECRET_KEY
+    if url:
+        return Target("mock", url.rstrip("/"), access_id, secret_key)
+    return Target("in-process", "http://tpns-mock.invalid", MOCK_ACCESS_ID, MOCK_SECRET_KEY)
+
+
+@pytest.fixture(scope="session")
+def asgi_app(target: Target, tmp_path_factory: pytest.TempPathFactory) -> object | None:
+    if target.kind != "in-process":
+        return None
+    from mock_server.app import create_app
+    from mock_server.settings import Settings
+
+    # create_app opens the store at once, so the ASGI transport needs no lifespan
+    data_dir = tmp_path_factory.mktemp("contract-mock-data")
+    return create_app(replace(Settings(), data_dir=data_dir))
+
+
+class RecordingTransport(httpx.AsyncBaseTransport):
+    """Passes requests to the target and shows each TPNS answer to the test's recorder."""
+
+    def __init__(self, inner: httpx.AsyncBaseTransport, recorder: Recorder) -> None:
+        self.inner = inner
+        self.recorder = recorder
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        response = await self.inner.handle_async_request(request)
+        if request.url.path.startswith("/_mock/"):
+            return response
+        content = await response.aread()
+        await response.aclose()
+        self.recorder.add(request.method, request.url.path, response.status_code, content)
+        headers = [
+            (k, v)
+            for k, v in response.headers.multi_items()
+            if k.lower() not in ("content-encoding", "content-length", "transfer-encoding")
+        ]
+        return httpx.Response(response.status_code, headers=headers, content=content)
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
+
+
+@pytest.fixture
+def recorder(request: pytest.FixtureRequest, target: Target) -> Recorder:
+    config = request.config
+    directory: Path = config.getoption("--tpns-recordings")
+    made = Recorder(
+        directory / file_name(request.node.nodeid),
+        "tencent" if target.real else "mock",
+        record=config.getoption("--tpns-record"),
+    )
+    request.node.stash[RECORDER] = made
+    return made
+
+
+@pytest.fixture
+def transport(target: Target, asgi_app: object | None, recorder: Recorder) -> RecordingTransport:
+    """The transport to the target; pass it to a client as ``transport=``."""
+    inner: httpx.AsyncBaseTransport = (
+        httpx.ASGITransport(app=asgi_app)  # type: ignore[arg-type]
+        if asgi_app is not None
+        else httpx.AsyncHTTPTransport(retries=0)
+    )
+    return RecordingTransport(inner, recorder)
+
+
+@pytest.fixture
+async def api(target: Target, transport: RecordingTransport) -> AsyncIterator[Api]:
+    async with httpx.AsyncClient(base_url=target.url, transport=transport, timeout=120) as http:
+        yield Api(http, target.access_id, target.secret_key)
+
+
+@pytest.fixture(autouse=True)
+def _target_markers(request: pytest.FixtureRequest, target: Target) -> None:
+    if target.real and request.node.get_closest_marker("mock_only"):
+        pytest.skip("reads /_mock/ inspection, which Tencent does not have")
+    if (
+        target.real
+        and request.node.get_closest_marker("push")
+        and not request.config.getoption("--tpns-allow-push")
+    ):
+        pytest.skip("sends a push to real devices; run with --tpns-allow-push")
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Iterator[None]:
+    """After a passing test body, write its recording or compare with the one present."""
+    result = yield
+    recorder = item.stash.get(RECORDER, None)
+    if recorder is not None:
+        recorder.finish()
+    return result

@@ -1,0 +1,100 @@
+"""The contract suite itself: it passes against a real ``tpns-mock`` process, refuses to start
+against Tencent without credentials, and its recordings catch a changed answer."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from conftest import LiveServer
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def run_suite(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    environment = {**os.environ, **(env or {})}
+    for name in ("TPNS_ACCESS_ID", "TPNS_SECRET_KEY"):
+        if env is None or name not in env:
+            environment.pop(name, None)
+    return subprocess.run(
+        [sys.executable, "-m", "pytest", "contract_tests", "-q", "-p", "no:cacheprovider", *args],
+        cwd=ROOT,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+def test_contract_suite_passes_against_a_running_tpns_mock(live_server: LiveServer) -> None:
+    result = run_suite("--tpns-url", live_server.url)
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
+    assert " passed" in result.stdout and "failed" not in result.stdout
+
+
+def test_real_target_without_credentials_fails_at_once_naming_both_variables() -> None:
+    result = run_suite("--tpns-url", "https://api.tpns.tencent.com", "--tpns-real")
+    assert result.returncode == 4, result.stdout + result.stderr  # pytest's usage error
+    assert "TPNS_ACCESS_ID" in result.stderr and "TPNS_SECRET_KEY" in result.stderr
+    assert "passed" not in result.stdout
+
+
+def test_real_target_with_one_credential_names_the_missing_one() -> None:
+    result = run_suite("--tpns-real", env={"TPNS_ACCESS_ID": "1500000001"})
+    assert result.returncode == 4
+    assert "not set: TPNS_SECRET_KEY" in result.stderr
+
+
+def test_recording_against_the_mock_then_a_changed_shape_fails(tmp_path: Path) -> None:
+    recordings = tmp_path / "recordings"
+    selection = ["-k", "test_success_has_exactly or test_wrong_secret_is_1008003"]
+    recorded = run_suite("--tpns-record", "--tpns-recordings", str(recordings), *selection)
+    assert recorded.returncode == 0, recorded.stdout[-3000:]
+    files = sorted(p.name for p in recordings.iterdir())
+    assert "test_schema.test_success_has_exactly_retcode_errmsg_uploadid.json" in files
+    assert len(files) == 3  # one success, wrong secret both ways
+
+    replayed = run_suite("--tpns-recordings", str(recordings), *selection)
+    assert replayed.returncode == 0, replayed.stdout[-3000:]
+
+    # Tencent (say) answers with one more key and uploadId as a string: the mock must follow
+    path = recordings / "test_schema.test_success_has_exactly_retcode_errmsg_uploadid.json"
+    data = json.loads(path.read_text())
+    body = data["answers"][0]["body"]
+    assert body["uploadId"] == "<uploadId:int>"
+    body["uploadId"] = "<uploadId:str>"
+    body["requestId"] = "abc"
+    path.write_text(json.dumps(data))
+    tampered = run_suite("--tpns-recordings", str(recordings), *selection)
+    assert tampered.returncode == 1, tampered.stdout[-3000:]
+    assert "1 failed" in tampered.stdout
+    assert "do not match the recording" in tampered.stdout
+    assert "requestId: recorded but missing now" in tampered.stdout
+    assert "uploadId: '<uploadId:int>', recorded '<uploadId:str>'" in tampered.stdout
+
+
+def test_a_changed_retcode_in_a_recording_fails(tmp_path: Path) -> None:
+    recordings = tmp_path / "recordings"
+    selection = ["-k", "test_wrong_secret_is_1008003 and basic"]
+    recorded = run_suite("--tpns-record", "--tpns-recordings", str(recordings), *selection)
+    assert recorded.returncode == 0, recorded.stdout[-3000:]
+    (path,) = recordings.iterdir()
+    data = json.loads(path.read_text())
+    data["answers"][0]["body"]["retCode"] = 10030002  # "AccessID and AccessKey do not match"
+    data["target"] = "tencent"
+    path.write_text(json.dumps(data))
+    result = run_suite("--tpns-recordings", str(recordings), *selection)
+    assert result.returncode == 1
+    assert "retCode: 1008003, recorded 10030002" in result.stdout
+
+
+def test_committed_recordings_were_made_against_the_mock() -> None:
+    recordings = sorted((ROOT / "contract_tests" / "recordings").glob("*.json"))
+    assert len(recordings) >= 60
+    for path in recordings:
+        data = json.loads(path.read_text())
+        assert data["target"] == "mock", path.name
+        assert data["answers"], path.name
