@@ -20,6 +20,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
 import anyio
+import httpx
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -203,6 +204,14 @@ async def _drain(receive: Receive) -> None:
             return
 
 
+class ConnectionDropped(httpx.RemoteProtocolError):
+    """Raised by a drop fault where the connection cannot be aborted (in-process transports).
+
+    Starlette's TestClient and httpx's ASGITransport re-raise an app's exception to the caller,
+    so an in-process test sees the same httpx error as a client of a live server.
+    """
+
+
 async def _drop_connection(receive: Receive, send: Send) -> None:
     """Close the connection without a byte of answer, as a network failure would.
 
@@ -210,8 +219,8 @@ async def _drop_connection(receive: Receive, send: Send) -> None:
     which is not what a dropped connection looks like. Under uvicorn the ``receive`` callable
     belongs to the request cycle that holds the socket's transport, so it is aborted directly
     and we wait until the server has seen the disconnect (it then neither answers nor logs).
-    Under any other server: start an answer and stop mid-way; the server closes the
-    connection and the client sees a truncated response, still a connection error.
+    Anywhere else: start an answer (so no server turns this into a 500) and raise; a server
+    closes the connection mid-answer, an in-process transport hands the error to the caller.
     """
     transport = getattr(getattr(receive, "__self__", None), "transport", None)
     if transport is not None and callable(getattr(transport, "abort", None)):
@@ -227,3 +236,4 @@ async def _drop_connection(receive: Receive, send: Send) -> None:
             "headers": [(b"content-type", b"application/json"), (b"content-length", b"64")],
         }
     )
+    raise ConnectionDropped("Server disconnected without sending a response (a drop fault).")

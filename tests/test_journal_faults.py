@@ -271,6 +271,14 @@ def test_delay_fault_slows_the_answer_then_handles_it_normally(mock: Mock) -> No
     assert journal(mock)[0]["durationMs"] >= 300
 
 
+def test_drop_fault_in_process_raises_the_error_a_live_client_sees(mock: Mock) -> None:
+    arm(mock.client, path=PUSH, action="drop")
+    with pytest.raises(httpx.RemoteProtocolError, match="disconnected without sending"):
+        mock.client.post(PUSH, json=android(), auth=AUTH)
+    assert push(mock, android())["ret_code"] == 0
+    assert [(e["status"], e["dropped"]) for e in journal(mock)] == [(200, False), (None, True)]
+
+
 def test_times_is_taken_atomically_across_mocks_sharing_a_data_dir(tmp_path: Path) -> None:
     settings = replace(Settings(), data_dir=tmp_path / "shared", push_rate_limit=False)
     with TestClient(create_app(settings)) as first, TestClient(create_app(settings)) as second:
