@@ -97,25 +97,13 @@ class JournalMiddleware:
         started = time.perf_counter()
         state: dict[str, Any] = scope.setdefault("state", {})
         answer: dict[str, Any] = {"status": None, "json": False, "body": bytearray()}
+        recorded = False
 
-        async def journaling_send(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                answer["status"] = message["status"]
-                content_type = dict(message.get("headers", [])).get(b"content-type", b"")
-                answer["json"] = content_type.startswith(b"application/json")
-            elif message["type"] == "http.response.body" and answer["json"]:
-                body: bytearray = answer["body"]
-                if len(body) <= MAX_JOURNALED_BODY:
-                    body.extend(message.get("body", b""))
-            await send(message)
-
-        failed = False
-        try:
-            await self.app(scope, receive, journaling_send)
-        except BaseException:
-            failed = True
-            raise
-        finally:
+        async def record(failed: bool = False) -> None:
+            nonlocal recorded
+            if recorded:
+                return
+            recorded = True
             body = bytes(answer["body"])
             dropped = bool(state.get(STATE_DROPPED))
             status = answer["status"]
@@ -134,6 +122,28 @@ class JournalMiddleware:
             }
             with anyio.CancelScope(shield=True):
                 await anyio.to_thread.run_sync(self.store.add_request, entry, self.keep)
+
+        async def journaling_send(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                answer["status"] = message["status"]
+                content_type = dict(message.get("headers", [])).get(b"content-type", b"")
+                answer["json"] = content_type.startswith(b"application/json")
+            elif message["type"] == "http.response.body":
+                body: bytearray = answer["body"]
+                if answer["json"] and len(body) <= MAX_JOURNALED_BODY:
+                    body.extend(message.get("body", b""))
+                if not message.get("more_body", False):
+                    # recorded before the last byte leaves: a client that reads the journal
+                    # as soon as it has its answer always finds the entry
+                    await record()
+            await send(message)
+
+        try:
+            await self.app(scope, receive, journaling_send)
+        except BaseException:
+            await record(failed=True)
+            raise
+        await record()
 
 
 class FaultMiddleware:

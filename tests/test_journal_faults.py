@@ -12,6 +12,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import anyio
 import httpx
 import pytest
 from conftest import AUTH, UPLOAD, LiveServer, Mock, start_server
@@ -20,7 +21,9 @@ from pushing import APPS, OTHER_APP, PUSH, android, package_push, push, signed_h
 from zips import accounts_zip
 
 from mock_server.app import create_app
+from mock_server.middleware import FaultMiddleware, JournalMiddleware
 from mock_server.settings import Settings
+from mock_server.store import Store
 
 
 @pytest.fixture
@@ -147,6 +150,32 @@ def test_journal_never_holds_a_secret_or_a_signature(mock: Mock) -> None:
     for view in ("/_mock/pushes", "/_mock/uploads", "/_mock/faults"):
         body = mock.client.get(view).text
         assert not any(secret in body for secret in secrets), view
+
+
+def test_journal_and_faults_hand_the_route_the_servers_own_receive(tmp_path: Path) -> None:
+    """Nothing between the server and the upload route may buffer the 100 MiB body."""
+    seen: list[object] = []
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        seen.append(receive)
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b""})
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: Any) -> None:
+        pass
+
+    store = Store(tmp_path / "data")
+    try:
+        stack = JournalMiddleware(FaultMiddleware(app, store), store, keep=10)
+        scope = {"type": "http", "method": "POST", "path": UPLOAD, "headers": []}
+        anyio.run(stack, scope, receive, send)
+        assert seen == [receive]
+        assert store.count_requests() == 1
+    finally:
+        store.close()
 
 
 # -- faults: arming and validation -------------------------------------------------------------
