@@ -9,7 +9,8 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from mock_server import __version__
-from mock_server.routes import inspect, upload
+from mock_server.middleware import FaultMiddleware, JournalMiddleware
+from mock_server.routes import control, inspect, push, upload
 from mock_server.settings import Settings
 from mock_server.store import Store
 
@@ -34,4 +35,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.store = store
     app.include_router(upload.router)
     app.include_router(inspect.router)
+    app.include_router(push.router)
+    app.include_router(control.router)
+    # the last added is the outermost: the journal also sees what a fault answered
+    app.add_middleware(FaultMiddleware, store=store)
+    app.add_middleware(JournalMiddleware, store=store, keep=settings.journal_size)
     return app

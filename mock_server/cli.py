@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Mapping
 from dataclasses import replace
 from pathlib import Path
 
@@ -11,7 +12,7 @@ import uvicorn
 
 from mock_server.app import create_app
 from mock_server.package import Rules
-from mock_server.settings import DEFAULT_SECRET_KEY, Settings
+from mock_server.settings import DEFAULT_SECRET_KEY, Settings, load_apps_file
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -36,6 +37,21 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--max-inflated-bytes", type=int, help="zip-bomb cap on the inflated txt (default 1 GiB)"
+    )
+    parser.add_argument(
+        "--apps-file",
+        type=Path,
+        help='more apps from a JSON file {"ACCESS_ID": "SECRET_KEY"} (TPNS_MOCK_APPS_FILE)',
+    )
+    parser.add_argument(
+        "--no-rate-limit",
+        action="store_true",
+        help="allow more than 1 full/tag/package push per second per app (TPNS_MOCK_RATE_LIMIT=0)",
+    )
+    parser.add_argument(
+        "--journal-size",
+        type=int,
+        help="requests kept in /_mock/requests, 0 turns it off (default 1000)",
     )
     parser.add_argument("--log-level", default="info", help="uvicorn log level (default info)")
     return parser
@@ -63,6 +79,16 @@ def settings_from_args(args: argparse.Namespace, base: Settings) -> Settings:
         apps.pop(access_id)
         apps[args.access_id or access_id] = args.secret_key or secret
         changes["apps"] = apps
+    if args.apps_file:
+        apps_so_far = changes.get("apps", base.apps)
+        assert isinstance(apps_so_far, Mapping)
+        changes["apps"] = {**apps_so_far, **load_apps_file(args.apps_file)}
+    if args.no_rate_limit:
+        changes["push_rate_limit"] = False
+    if args.journal_size is not None:
+        if args.journal_size < 0:
+            raise ValueError("--journal-size must be 0 (off) or more")
+        changes["journal_size"] = args.journal_size
     return replace(base, **changes)  # type: ignore[arg-type]
 
 

@@ -17,6 +17,7 @@ UPLOAD_FILE_ERROR = 1008011
 UPLOAD_EMPTY_FILE = 1008012
 RATE_LIMITED = 1008028
 PUSH_TARGET_NOT_FOUND = 10010005
+ILLEGAL_SEND_TIME = 10010012
 
 MEANINGS: dict[int, str] = {
     SUCCESS: "success",
@@ -29,6 +30,7 @@ MEANINGS: dict[int, str] = {
     UPLOAD_EMPTY_FILE: "upload empty file",
     RATE_LIMITED: "request too fast",
     PUSH_TARGET_NOT_FOUND: "push target does not exist",
+    ILLEGAL_SEND_TIME: "illegal send_time",
 }
 
 

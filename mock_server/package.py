@@ -382,3 +382,30 @@ def iter_account_lines(
             carry = carry.removeprefix(UTF8_BOM)
         if carry:
             yield carry.replace(b"\r\n", b"\n").removesuffix(b"\r") + b"\n"
+
+
+TOKEN_CHARS = 36
+
+
+def first_non_token(
+    upload: BinaryIO,
+    file_name: str,
+    rules: Rules = Rules.SEED,
+    max_inflated: int = DEFAULT_MAX_INFLATED_BYTES,
+) -> tuple[int, int] | None:
+    """``(line, characters)`` of an accepted package's first line that is not a token, or None.
+
+    A token package (for ``package_token_push``) is an ordinary package whose every line is a
+    36-character device token; Tencent's upload endpoint does not tell the two kinds apart, so
+    the check happens when the package is pushed to.
+    """
+    line_no = 0
+    for block in iter_account_lines(upload, file_name, rules, max_inflated):
+        for line in block.split(b"\n")[:-1]:
+            line_no += 1
+            if len(line) == TOKEN_CHARS and line.isascii():
+                continue
+            chars = len(line.decode("utf-8"))
+            if chars != TOKEN_CHARS:
+                return line_no, chars
+    return None

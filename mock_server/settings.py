@@ -6,6 +6,7 @@ so a flag beats a variable, which beats the default.
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
@@ -29,6 +30,45 @@ def parse_apps(text: str) -> dict[str, str]:
     return apps
 
 
+def load_apps_file(path: Path) -> dict[str, str]:
+    """Read a JSON apps file: ``{"ACCESS_ID": "SECRET_KEY", ...}`` or a list of
+    ``{"accessId": ..., "secretKey": ...}`` objects. Errors name the file, never a secret."""
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ValueError(f"cannot read the apps file {str(path)!r}: {exc}") from None
+    if isinstance(data, list):
+        pairs = []
+        for index, item in enumerate(data):
+            if not isinstance(item, dict) or not {"accessId", "secretKey"} <= item.keys():
+                raise ValueError(
+                    f"apps file {str(path)!r}: item {index} needs 'accessId' and 'secretKey'"
+                )
+            pairs.append((item["accessId"], item["secretKey"]))
+    elif isinstance(data, dict):
+        pairs = list(data.items())
+    else:
+        raise ValueError(f"apps file {str(path)!r} must hold a JSON object or array")
+    apps: dict[str, str] = {}
+    for access_id, secret in pairs:
+        if not isinstance(access_id, str) or not access_id.strip():
+            raise ValueError(f"apps file {str(path)!r}: an AccessId is empty or not a string")
+        if not isinstance(secret, str) or not secret:
+            raise ValueError(
+                f"apps file {str(path)!r}: the SecretKey of {access_id!r} is empty or not a string"
+            )
+        apps[access_id.strip()] = secret
+    return apps
+
+
+def _flag(value: str) -> bool:
+    if value.lower() in ("1", "true", "yes", "on"):
+        return True
+    if value.lower() in ("0", "false", "no", "off"):
+        return False
+    raise ValueError(f"expected 1/0, true/false, yes/no or on/off, not {value!r}")
+
+
 @dataclass(frozen=True)
 class Settings:
     host: str = "127.0.0.1"
@@ -40,6 +80,9 @@ class Settings:
     max_upload_bytes: int = MAX_UPLOAD_BYTES
     max_inflated_bytes: int = DEFAULT_MAX_INFLATED_BYTES
     body_idle_timeout_s: float = 30.0
+    push_rate_limit: bool = True  # full, tag and package pushes: one per interval per app
+    push_interval_s: float = 1.0
+    journal_size: int = 1000  # newest requests kept in the journal; 0 turns it off
 
     def __repr__(self) -> str:
         # secrets stay out of reprs, logs and tracebacks
@@ -72,6 +115,8 @@ class Settings:
             }
         if env.get("TPNS_MOCK_APPS"):
             apps.update(parse_apps(env["TPNS_MOCK_APPS"]))
+        if env.get("TPNS_MOCK_APPS_FILE"):
+            apps.update(load_apps_file(Path(env["TPNS_MOCK_APPS_FILE"])))
         changes["apps"] = apps
         if "TPNS_MOCK_TIMESTAMP_WINDOW" in env:
             changes["timestamp_window_s"] = int(env["TPNS_MOCK_TIMESTAMP_WINDOW"])
@@ -79,4 +124,14 @@ class Settings:
             changes["max_inflated_bytes"] = int(env["TPNS_MOCK_MAX_INFLATED_BYTES"])
         if "TPNS_MOCK_BODY_TIMEOUT" in env:
             changes["body_idle_timeout_s"] = float(env["TPNS_MOCK_BODY_TIMEOUT"])
+        if "TPNS_MOCK_RATE_LIMIT" in env:
+            changes["push_rate_limit"] = _flag(env["TPNS_MOCK_RATE_LIMIT"])
+        if "TPNS_MOCK_JOURNAL_SIZE" in env:
+            changes["journal_size"] = _journal_size(int(env["TPNS_MOCK_JOURNAL_SIZE"]))
         return replace(settings, **changes)  # type: ignore[arg-type]
+
+
+def _journal_size(size: int) -> int:
+    if size < 0:
+        raise ValueError("the journal size must be 0 (off) or more")
+    return size

@@ -10,6 +10,7 @@ point leaves either a complete upload or nothing a user can see.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import shutil
 import sqlite3
@@ -17,7 +18,7 @@ import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -43,6 +44,36 @@ CREATE TABLE IF NOT EXISTS uploads (
     sha256 TEXT NOT NULL,
     stored_name TEXT NOT NULL,
     created_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS pushes (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    access_id TEXT NOT NULL,
+    audience_type TEXT NOT NULL,
+    message_type TEXT NOT NULL,
+    platform TEXT NOT NULL,
+    environment TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    upload_id INTEGER,
+    target_count INTEGER,
+    body TEXT NOT NULL,
+    created_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS requests (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    entry TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS faults (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    path TEXT NOT NULL,
+    method TEXT,
+    remaining INTEGER,
+    fired INTEGER NOT NULL DEFAULT 0,
+    spec TEXT NOT NULL,
+    created_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS throttle (
+    key TEXT PRIMARY KEY,
+    last_at REAL NOT NULL
 );
 """
 
@@ -75,6 +106,62 @@ class Upload:
             "contentBytes": self.content_bytes,
             "accountCount": self.account_count,
             "sha256": self.sha256,
+            "createdAt": self.created_at,
+        }
+
+
+@dataclass(frozen=True)
+class Push:
+    id: int
+    access_id: str
+    audience_type: str
+    message_type: str
+    platform: str
+    environment: str
+    seq: int
+    upload_id: int | None
+    target_count: int | None
+    body: str
+    created_at: str
+
+    @property
+    def push_id(self) -> str:
+        """TPNS answers push_id as a string of digits."""
+        return str(self.id)
+
+    def public(self) -> dict[str, Any]:
+        """The record shown by the inspection API (camelCase, like the rest of ``/_mock/``)."""
+        return {
+            "pushId": self.push_id,
+            "accessId": self.access_id,
+            "audienceType": self.audience_type,
+            "messageType": self.message_type,
+            "platform": self.platform,
+            "environment": self.environment,
+            "seq": self.seq,
+            "uploadId": self.upload_id,
+            "targetCount": self.target_count,
+            "request": json.loads(self.body),
+            "createdAt": self.created_at,
+        }
+
+
+@dataclass(frozen=True)
+class Fault:
+    id: int
+    path: str
+    method: str | None
+    remaining: int | None  # None: fires every time it matches
+    fired: int
+    spec: str  # the checked fault as JSON
+    created_at: str
+
+    def public(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            **json.loads(self.spec),
+            "remaining": self.remaining,
+            "fired": self.fired,
             "createdAt": self.created_at,
         }
 
@@ -215,26 +302,194 @@ class Store:
             row = self._db.execute("SELECT * FROM uploads WHERE id = ?", (upload_id,)).fetchone()
         return Upload(**row) if row else None
 
-    def list_uploads(self, limit: int = 100, offset: int = 0) -> list[Upload]:
+    def list_uploads(
+        self, limit: int = 100, offset: int = 0, access_id: str | None = None
+    ) -> list[Upload]:
         with self._lock:
             rows = self._db.execute(
-                "SELECT * FROM uploads ORDER BY id DESC LIMIT ? OFFSET ?", (limit, offset)
+                "SELECT * FROM uploads WHERE ?1 IS NULL OR access_id = ?1"
+                " ORDER BY id DESC LIMIT ?2 OFFSET ?3",
+                (access_id, limit, offset),
             ).fetchall()
         return [Upload(**row) for row in rows]
 
-    def count_uploads(self) -> int:
+    def count_uploads(self, access_id: str | None = None) -> int:
         with self._lock:
-            return int(self._db.execute("SELECT COUNT(*) FROM uploads").fetchone()[0])
+            return int(
+                self._db.execute(
+                    "SELECT COUNT(*) FROM uploads WHERE ?1 IS NULL OR access_id = ?1", (access_id,)
+                ).fetchone()[0]
+            )
 
     def package_path(self, upload: Upload) -> Path:
         return self.packages_dir / upload.stored_name
 
     def reset(self) -> None:
-        """Forget every upload. Ids keep increasing, so an id a client kept never comes back."""
+        """Forget every upload, push, journal entry, fault and rate-limit slot.
+
+        Ids keep increasing, so an id a client kept never comes back.
+        """
         with self._transaction() as db:
             db.execute("DELETE FROM uploads")
+            for table in ("pushes", "requests", "faults", "throttle"):
+                db.execute(f"DELETE FROM {table}")
         for path in self.packages_dir.iterdir():
             path.unlink(missing_ok=True)
+
+    # -- pushes -----------------------------------------------------------------------------
+
+    def add_push(
+        self,
+        *,
+        access_id: str,
+        audience_type: str,
+        message_type: str,
+        platform: str,
+        environment: str,
+        seq: int,
+        upload_id: int | None,
+        target_count: int | None,
+        body: str,
+    ) -> Push:
+        with self._transaction() as db:
+            cursor = db.execute(
+                "INSERT INTO pushes (access_id, audience_type, message_type, platform,"
+                " environment, seq, upload_id, target_count, body, created_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    access_id,
+                    audience_type,
+                    message_type,
+                    platform,
+                    environment,
+                    seq,
+                    upload_id,
+                    target_count,
+                    body,
+                    _now(),
+                ),
+            )
+            row = db.execute("SELECT * FROM pushes WHERE id = ?", (cursor.lastrowid,)).fetchone()
+        return Push(**row)
+
+    def get_push(self, push_id: int) -> Push | None:
+        with self._lock:
+            row = self._db.execute("SELECT * FROM pushes WHERE id = ?", (push_id,)).fetchone()
+        return Push(**row) if row else None
+
+    def list_pushes(
+        self, limit: int = 100, offset: int = 0, access_id: str | None = None
+    ) -> list[Push]:
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT * FROM pushes WHERE ?1 IS NULL OR access_id = ?1"
+                " ORDER BY id DESC LIMIT ?2 OFFSET ?3",
+                (access_id, limit, offset),
+            ).fetchall()
+        return [Push(**row) for row in rows]
+
+    def count_pushes(self, access_id: str | None = None) -> int:
+        with self._lock:
+            return int(
+                self._db.execute(
+                    "SELECT COUNT(*) FROM pushes WHERE ?1 IS NULL OR access_id = ?1", (access_id,)
+                ).fetchone()[0]
+            )
+
+    def throttle(self, key: str, interval_s: float, now: float | None = None) -> float:
+        """Claim ``key``'s slot if ``interval_s`` has passed since the last claim.
+
+        Returns 0.0 when claimed, else the seconds still to wait. Atomic across worker
+        processes (one IMMEDIATE transaction), so two racing requests never both get the slot.
+        """
+        now = time.time() if now is None else now
+        with self._transaction() as db:
+            row = db.execute("SELECT last_at FROM throttle WHERE key = ?", (key,)).fetchone()
+            if row is not None and now - row[0] < interval_s:
+                return float(interval_s - (now - row[0]))
+            db.execute(
+                "INSERT INTO throttle (key, last_at) VALUES (?, ?)"
+                " ON CONFLICT(key) DO UPDATE SET last_at = excluded.last_at",
+                (key, now),
+            )
+        return 0.0
+
+    # -- request journal --------------------------------------------------------------------
+
+    def add_request(self, entry: dict[str, Any], keep: int) -> None:
+        """Record one journal entry, keeping only the newest ``keep``."""
+        with self._transaction() as db:
+            cursor = db.execute("INSERT INTO requests (entry) VALUES (?)", (json.dumps(entry),))
+            if cursor.lastrowid is not None:
+                db.execute("DELETE FROM requests WHERE id <= ?", (cursor.lastrowid - keep,))
+
+    def list_requests(self, limit: int = 100, offset: int = 0) -> list[dict[str, Any]]:
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT id, entry FROM requests ORDER BY id DESC LIMIT ? OFFSET ?",
+                (limit, offset),
+            ).fetchall()
+        return [{"id": row["id"], **json.loads(row["entry"])} for row in rows]
+
+    def count_requests(self) -> int:
+        with self._lock:
+            return int(self._db.execute("SELECT COUNT(*) FROM requests").fetchone()[0])
+
+    def clear_requests(self) -> None:
+        with self._transaction() as db:
+            db.execute("DELETE FROM requests")
+
+    # -- faults -----------------------------------------------------------------------------
+
+    def add_fault(self, *, path: str, method: str | None, times: int | None, spec: str) -> Fault:
+        with self._transaction() as db:
+            cursor = db.execute(
+                "INSERT INTO faults (path, method, remaining, spec, created_at)"
+                " VALUES (?, ?, ?, ?, ?)",
+                (path, method, times, spec, _now()),
+            )
+            row = db.execute("SELECT * FROM faults WHERE id = ?", (cursor.lastrowid,)).fetchone()
+        return Fault(**row)
+
+    def list_faults(self) -> list[Fault]:
+        with self._lock:
+            rows = self._db.execute("SELECT * FROM faults ORDER BY id").fetchall()
+        return [Fault(**row) for row in rows]
+
+    def delete_fault(self, fault_id: int) -> bool:
+        with self._transaction() as db:
+            return db.execute("DELETE FROM faults WHERE id = ?", (fault_id,)).rowcount > 0
+
+    def clear_faults(self) -> None:
+        with self._transaction() as db:
+            db.execute("DELETE FROM faults")
+
+    def take_fault(self, path: str, method: str, fires: Callable[[Fault], bool]) -> Fault | None:
+        """The first armed fault for ``path``/``method`` that ``fires``, its count taken.
+
+        Most requests meet no fault, so a plain read comes first; only a candidate opens the
+        IMMEDIATE transaction in which ``remaining`` is decremented, so across worker processes
+        a fault set for ``times: 1`` fires exactly once.
+        """
+        query = (
+            "SELECT * FROM faults WHERE path = ? AND (method IS NULL OR method = ?)"
+            " AND (remaining IS NULL OR remaining > 0) ORDER BY id"
+        )
+        with self._lock:
+            if self._db.execute(query, (path, method)).fetchone() is None:
+                return None
+        with self._transaction() as db:
+            for row in db.execute(query, (path, method)).fetchall():
+                fault = Fault(**row)
+                if not fires(fault):
+                    continue
+                db.execute(
+                    "UPDATE faults SET fired = fired + 1, remaining = CASE WHEN remaining IS NULL"
+                    " THEN NULL ELSE remaining - 1 END WHERE id = ?",
+                    (fault.id,),
+                )
+                return fault
+        return None
 
 
 def _older_than(path: Path, seconds: float) -> bool:

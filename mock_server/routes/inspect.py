@@ -39,10 +39,11 @@ def list_uploads(
     request: Request,
     limit: int = Query(100, ge=1, le=1000),
     offset: int = Query(0, ge=0),
+    access_id: str | None = Query(None, alias="accessId"),
 ) -> dict[str, Any]:
     store = _store(request)
-    uploads = store.list_uploads(limit=limit, offset=offset)
-    return {"total": store.count_uploads(), "uploads": [u.public() for u in uploads]}
+    uploads = store.list_uploads(limit=limit, offset=offset, access_id=access_id)
+    return {"total": store.count_uploads(access_id), "uploads": [u.public() for u in uploads]}
 
 
 @router.get("/uploads/{upload_id}", summary="One upload's metadata, with accountCount")
@@ -74,7 +75,9 @@ def _account_blocks(store: Store, upload: Upload) -> Iterator[bytes]:
         yield from iter_account_lines(handle, upload.file_name, Rules(upload.rules), 2**62)
 
 
-@router.post("/reset", summary="Forget every upload (ids keep increasing)")
+@router.post(
+    "/reset", summary="Forget every upload, push, journal entry and fault (ids keep increasing)"
+)
 def reset(request: Request) -> dict[str, str]:
     _store(request).reset()
     return {"status": "reset"}

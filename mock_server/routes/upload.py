@@ -13,6 +13,7 @@ from starlette.requests import ClientDisconnect
 from mock_server.auth import authenticate
 from mock_server.errors import SERVICE_ERROR, UPLOAD_FILE_ERROR, TPNSError
 from mock_server.form import BodyTooLarge, receive_file
+from mock_server.middleware import STATE_ACCESS_ID
 from mock_server.package import validate_package
 from mock_server.settings import Settings
 from mock_server.store import Store, StoreFull
@@ -81,6 +82,7 @@ async def upload_package(request: Request) -> JSONResponse:
                 on_chunk=caller.feed_body,
             )
             caller.verify_body()
+            setattr(request.state, STATE_ACCESS_ID, caller.access_id)
             summary = await run_in_threadpool(
                 validate_package,
                 handle,

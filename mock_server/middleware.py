@@ -1,0 +1,249 @@
+"""Two pure ASGI middlewares around the TPNS endpoints: the request journal and fault injection.
+
+Pure ASGI rather than Starlette's ``BaseHTTPMiddleware``: that one hands the route a re-wrapped
+body stream and buffers the response, and the upload streams up to 100 MiB. Here ``receive`` is
+passed through untouched; only the (small, JSON) answer is looked at, to read its return code.
+
+Only TPNS endpoints are journaled and can be failed; the admin plane (``/_mock/``) and the docs
+pages never are, so a test can always inspect and reset the mock. Both keep their state in the
+store (SQLite), so several worker processes share one journal and one set of faults.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import time
+from collections.abc import Mapping
+from datetime import datetime, timezone
+from typing import Any
+from urllib.parse import parse_qsl, urlencode
+
+import anyio
+import httpx
+from starlette.responses import JSONResponse
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from mock_server.faults import ADMIN_PREFIX
+from mock_server.store import Fault, Store
+
+UPLOAD_PATH = "/v3/push/package/upload"
+DOCS_PATHS = frozenset({"/docs", "/docs/oauth2-redirect", "/redoc", "/openapi.json"})
+MAX_JOURNALED_BODY = 64 * 1024  # answers past this are not parsed for their return code
+REDACTED = "[redacted]"
+# a header or query parameter whose name holds one of these may carry a credential
+SECRET_NAME_PARTS = ("auth", "sign", "secret", "key", "token", "password", "cookie", "session")
+DRAIN_LIMIT_BYTES = 256 * 1024 * 1024
+DRAIN_LIMIT_S = 10.0
+
+# keys routes and the fault middleware set in ``scope["state"]`` for the journal to read
+STATE_ACCESS_ID = "tpns_access_id"
+STATE_FAULT_ID = "tpns_fault_id"
+STATE_DROPPED = "tpns_dropped"
+
+
+def is_tpns_path(path: str) -> bool:
+    """Everything but the admin plane and the docs pages."""
+    admin = path == ADMIN_PREFIX or path.startswith(ADMIN_PREFIX + "/")
+    return not admin and path not in DOCS_PATHS
+
+
+def is_secret_name(name: str) -> bool:
+    lowered = name.lower()
+    return any(part in lowered for part in SECRET_NAME_PARTS)
+
+
+def redact_headers(raw: list[tuple[bytes, bytes]]) -> dict[str, str]:
+    """Headers as ``name: value``; any that may carry a credential shows only its scheme."""
+    headers: dict[str, str] = {}
+    for raw_name, raw_value in raw:
+        name = raw_name.decode("latin-1").lower()
+        value = raw_value.decode("latin-1")
+        if is_secret_name(name):
+            scheme, sep, _ = value.strip().partition(" ")
+            value = f"{scheme} {REDACTED}" if sep and scheme.isalpha() else REDACTED
+        headers[name] = f"{headers[name]}, {value}" if name in headers else value
+    return headers
+
+
+def redact_query(query: bytes) -> str:
+    pairs = parse_qsl(query.decode("latin-1"), keep_blank_values=True)
+    return urlencode([(k, REDACTED if is_secret_name(k) else v) for k, v in pairs])
+
+
+def _ret_code(body: bytes) -> int | None:
+    try:
+        data = json.loads(body)
+    except ValueError:
+        return None
+    if not isinstance(data, dict):
+        return None
+    code = data.get("retCode", data.get("ret_code"))
+    return code if isinstance(code, int) and not isinstance(code, bool) else None
+
+
+class JournalMiddleware:
+    """Records each TPNS request: method, path, status, return code, duration, safe headers."""
+
+    def __init__(self, app: ASGIApp, store: Store, keep: int) -> None:
+        self.app = app
+        self.store = store
+        self.keep = keep
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or self.keep <= 0 or not is_tpns_path(scope["path"]):
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        state: dict[str, Any] = scope.setdefault("state", {})
+        answer: dict[str, Any] = {"status": None, "json": False, "body": bytearray()}
+        recorded = False
+
+        async def record(failed: bool = False) -> None:
+            nonlocal recorded
+            if recorded:
+                return
+            recorded = True
+            body = bytes(answer["body"])
+            dropped = bool(state.get(STATE_DROPPED))
+            status = answer["status"]
+            entry = {
+                "time": datetime.now(timezone.utc).isoformat(timespec="milliseconds"),
+                "method": scope["method"],
+                "path": scope["path"],
+                "query": redact_query(scope.get("query_string", b"")),
+                "status": None if dropped else (500 if failed and status is None else status),
+                "retCode": _ret_code(body) if len(body) <= MAX_JOURNALED_BODY else None,
+                "durationMs": round((time.perf_counter() - started) * 1000, 1),
+                "accessId": state.get(STATE_ACCESS_ID),
+                "faultId": state.get(STATE_FAULT_ID),
+                "dropped": dropped,
+                "headers": redact_headers(scope.get("headers", [])),
+            }
+            with anyio.CancelScope(shield=True):
+                await anyio.to_thread.run_sync(self.store.add_request, entry, self.keep)
+
+        async def journaling_send(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                answer["status"] = message["status"]
+                content_type = dict(message.get("headers", [])).get(b"content-type", b"")
+                answer["json"] = content_type.startswith(b"application/json")
+            elif message["type"] == "http.response.body":
+                body: bytearray = answer["body"]
+                if answer["json"] and len(body) <= MAX_JOURNALED_BODY:
+                    body.extend(message.get("body", b""))
+                if not message.get("more_body", False):
+                    # recorded before the last byte leaves: a client that reads the journal
+                    # as soon as it has its answer always finds the entry
+                    await record()
+            await send(message)
+
+        try:
+            await self.app(scope, receive, journaling_send)
+        except BaseException:
+            await record(failed=True)
+            raise
+        await record()
+
+
+class FaultMiddleware:
+    """Answers a TPNS request with an armed fault, before the route ever sees it."""
+
+    def __init__(self, app: ASGIApp, store: Store) -> None:
+        self.app = app
+        self.store = store
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not is_tpns_path(scope["path"]):
+            await self.app(scope, receive, send)
+            return
+        fault = await anyio.to_thread.run_sync(
+            self.store.take_fault, scope["path"], scope["method"], _fires
+        )
+        if fault is None:
+            await self.app(scope, receive, send)
+            return
+        spec = json.loads(fault.spec)
+        state: dict[str, Any] = scope.setdefault("state", {})
+        state[STATE_FAULT_ID] = fault.id
+        if spec["delayMs"]:
+            await anyio.sleep(spec["delayMs"] / 1000)
+        if spec["action"] == "delay":
+            await self.app(scope, receive, send)
+        elif spec["action"] == "drop":
+            state[STATE_DROPPED] = True
+            await _drop_connection(receive, send)
+        else:
+            await _drain(receive)
+            response = JSONResponse(
+                fault_answer(scope["path"], spec["retCode"], spec["errMsg"]),
+                status_code=spec["httpStatus"],
+            )
+            await response(scope, receive, send)
+
+
+def _fires(fault: Fault) -> bool:
+    probability = float(json.loads(fault.spec)["probability"])
+    return probability >= 1.0 or random.random() < probability
+
+
+def fault_answer(path: str, code: int, err_msg: str) -> Mapping[str, Any]:
+    """The error in the shape of the path's endpoint: camelCase for upload, else snake_case."""
+    if path == UPLOAD_PATH:
+        return {"retCode": code, "errMsg": err_msg}
+    return {
+        "seq": 0,
+        "push_id": "",
+        "ret_code": code,
+        "environment": "",
+        "err_msg": err_msg,
+        "result": "",
+    }
+
+
+async def _drain(receive: Receive) -> None:
+    """Read what the client is still sending (bounded), so it can read the answer."""
+    deadline = time.monotonic() + DRAIN_LIMIT_S
+    drained = 0
+    while drained <= DRAIN_LIMIT_BYTES and time.monotonic() < deadline:
+        message = await receive()
+        if message["type"] != "http.request":
+            return
+        drained += len(message.get("body", b""))
+        if not message.get("more_body", False):
+            return
+
+
+class ConnectionDropped(httpx.RemoteProtocolError):
+    """Raised by a drop fault where the connection cannot be aborted (in-process transports).
+
+    Starlette's TestClient and httpx's ASGITransport re-raise an app's exception to the caller,
+    so an in-process test sees the same httpx error as a client of a live server.
+    """
+
+
+async def _drop_connection(receive: Receive, send: Send) -> None:
+    """Close the connection without a byte of answer, as a network failure would.
+
+    ASGI has no "close" message, and a server whose app returns without answering sends a 500,
+    which is not what a dropped connection looks like. Under uvicorn the ``receive`` callable
+    belongs to the request cycle that holds the socket's transport, so it is aborted directly
+    and we wait until the server has seen the disconnect (it then neither answers nor logs).
+    Anywhere else: start an answer (so no server turns this into a 500) and raise; a server
+    closes the connection mid-answer, an in-process transport hands the error to the caller.
+    """
+    transport = getattr(getattr(receive, "__self__", None), "transport", None)
+    if transport is not None and callable(getattr(transport, "abort", None)):
+        transport.abort()
+        with anyio.move_on_after(5):
+            while (await receive())["type"] != "http.disconnect":
+                pass
+        return
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 200,
+            "headers": [(b"content-type", b"application/json"), (b"content-length", b"64")],
+        }
+    )
+    raise ConnectionDropped("Server disconnected without sending a response (a drop fault).")

@@ -1,0 +1,252 @@
+"""The push rules: the raw body of ``POST /v3/push/app`` in, a checked :class:`PushRequest` out.
+
+Pure Python, no web framework: the route reads the body and authenticates, this module says
+whether the body is a push Tencent would take, and the route then looks the upload up in the
+store. Every refusal is a :class:`~mock_server.errors.TPNSError` naming the field and the rule:
+1008001 when the body cannot be read as a JSON object, 1008002 when a required field is absent,
+1008007 when a field has the wrong type or value, 10010012 for a malformed ``send_time``.
+Sources and choices are in docs/fidelity.md.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from mock_server.errors import (
+    ILLEGAL_SEND_TIME,
+    INVALID_PARAM,
+    MISSING_PARAM,
+    PARAM_PARSE_ERROR,
+    TPNSError,
+)
+
+PACKAGE_AUDIENCES = frozenset({"package_account_push", "package_token_push"})
+AUDIENCES = frozenset(
+    {"all", "tag", "token", "token_list", "account", "account_list", *PACKAGE_AUDIENCES}
+)
+# Tencent limits full, tag and number-package pushes to one per second per app
+RATE_LIMITED_AUDIENCES = frozenset({"all", "tag", *PACKAGE_AUDIENCES})
+MESSAGE_TYPES = frozenset({"notify", "message"})
+ENVIRONMENTS = frozenset({"product", "dev"})
+PLATFORMS = frozenset({"android", "ios"})
+TAG_OPS = frozenset({"AND", "OR"})
+MAX_LIST_ITEMS = 1000
+MAX_BODY_BYTES = 1024 * 1024
+SEND_TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
+DEFAULT_ENVIRONMENT = "product"
+
+
+@dataclass(frozen=True)
+class PushRequest:
+    """A push body that passed every rule; ``body`` is the JSON object as sent."""
+
+    audience_type: str
+    message_type: str
+    platform: str
+    environment: str  # as sent, or DEFAULT_ENVIRONMENT
+    seq: int
+    upload_id: int | None  # for the package audiences
+    target_count: int | None  # accounts/tokens listed in the body, for the list audiences
+    body: Mapping[str, Any]
+
+    @property
+    def rate_limited(self) -> bool:
+        return self.audience_type in RATE_LIMITED_AUDIENCES
+
+
+def _missing(name: str, why: str = "") -> TPNSError:
+    return TPNSError(MISSING_PARAM, f"{name!r} is required{why}")
+
+
+def _invalid(name: str, rule: str) -> TPNSError:
+    return TPNSError(INVALID_PARAM, f"{name!r} {rule}")
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def parse_body(raw: bytes) -> dict[str, Any]:
+    """The body as a JSON object, or 1008001 saying why it is not one."""
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise TPNSError(PARAM_PARSE_ERROR, f"the body is not UTF-8 (byte {exc.start})") from None
+    if not text.strip():
+        raise TPNSError(PARAM_PARSE_ERROR, "the body is empty: send the push as a JSON object")
+    try:
+        body = json.loads(text, parse_constant=_refuse_constant)
+    except json.JSONDecodeError as exc:
+        raise TPNSError(
+            PARAM_PARSE_ERROR,
+            f"the body is not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno})",
+        ) from None
+    except (ValueError, RecursionError) as exc:
+        raise TPNSError(PARAM_PARSE_ERROR, f"the body is not valid JSON ({exc})") from None
+    if not isinstance(body, dict):
+        raise TPNSError(
+            PARAM_PARSE_ERROR, f"the body must be a JSON object, not a {type(body).__name__}"
+        )
+    return body
+
+
+def seq_of(body: Mapping[str, Any]) -> int:
+    """The request's ``seq``, echoed in every answer; 0 when absent or unusable."""
+    seq = body.get("seq")
+    return seq if _is_int(seq) and 0 <= seq < 2**63 else 0
+
+
+def _string_list(body: Mapping[str, Any], name: str, audience: str) -> int:
+    if name not in body:
+        raise _missing(name, f" for audience_type {audience!r}")
+    items = body[name]
+    if not isinstance(items, list) or not items:
+        raise _invalid(name, "must be a non-empty JSON array of strings")
+    if len(items) > MAX_LIST_ITEMS:
+        raise _invalid(name, f"has {len(items)} items; at most {MAX_LIST_ITEMS} are allowed")
+    for index, item in enumerate(items):
+        if not isinstance(item, str) or not item:
+            raise _invalid(name, f"item {index} must be a non-empty string")
+    return len(items)
+
+
+def _check_tag(body: Mapping[str, Any]) -> None:
+    if "tag_rules" not in body and "tag_list" not in body:
+        raise _missing("tag_rules", " (or 'tag_list') for audience_type 'tag'")
+    if "tag_rules" in body:
+        rules = body["tag_rules"]
+        if not isinstance(rules, list) or not rules or not all(isinstance(r, dict) for r in rules):
+            raise _invalid("tag_rules", "must be a non-empty JSON array of rule objects")
+    if "tag_list" in body:
+        tag_list = body["tag_list"]
+        if not isinstance(tag_list, dict):
+            raise _invalid("tag_list", 'must be an object like {"tags": ["t1"], "op": "OR"}')
+        tags = tag_list.get("tags")
+        if not isinstance(tags, list) or not tags:
+            raise _invalid("tag_list", "needs 'tags', a non-empty array of strings")
+        if not all(isinstance(t, str) and t for t in tags):
+            raise _invalid("tag_list", "'tags' must hold non-empty strings")
+        if tag_list.get("op") not in TAG_OPS:
+            raise _invalid("tag_list", "needs 'op', 'AND' or 'OR'")
+
+
+def _check_message(body: Mapping[str, Any], platform: str) -> None:
+    if "message" not in body:
+        raise _missing("message")
+    message = body["message"]
+    if not isinstance(message, dict):
+        raise _invalid("message", "must be a JSON object")
+    if platform == "ios":
+        ios = message.get("ios")
+        if ios is None:
+            raise _missing("message.ios", " for an iOS push (it carries 'aps')")
+        if not isinstance(ios, dict):
+            raise _invalid("message.ios", "must be a JSON object")
+        if "aps" not in ios:
+            raise _missing("message.ios.aps", " for an iOS push")
+        if not isinstance(ios["aps"], dict):
+            raise _invalid("message.ios.aps", "must be a JSON object")
+        return
+    for name in ("title", "content"):
+        if name not in message:
+            raise _missing(f"message.{name}", " for an Android push")
+        if not isinstance(message[name], str):
+            raise _invalid(f"message.{name}", "must be a string")
+    if not message["content"]:
+        raise _invalid("message.content", "must not be empty")
+
+
+def _platform_of(body: Mapping[str, Any]) -> str:
+    """``platform`` if sent; else iOS when the message carries an ``ios`` object."""
+    if "platform" in body:
+        platform = body["platform"]
+        if platform not in PLATFORMS:
+            raise _invalid("platform", f"must be 'android' or 'ios', not {platform!r}")
+        return str(platform)
+    message = body.get("message")
+    if isinstance(message, dict) and "ios" in message and "content" not in message:
+        return "ios"
+    return "android"
+
+
+def _optional_int(
+    body: Mapping[str, Any], name: str, allowed: frozenset[int] | None = None
+) -> None:
+    if name not in body:
+        return
+    value = body[name]
+    if not _is_int(value) or value < 0:
+        raise _invalid(name, "must be a non-negative integer")
+    if allowed is not None and value not in allowed:
+        raise _invalid(name, f"must be one of {sorted(allowed)}, not {value}")
+
+
+def check_push(body: Mapping[str, Any]) -> PushRequest:
+    """Check a parsed push body against the rules, in the order a reader would fix them."""
+    if "audience_type" not in body:
+        raise _missing("audience_type")
+    audience = body["audience_type"]
+    if audience not in AUDIENCES:
+        raise _invalid("audience_type", f"must be one of {sorted(AUDIENCES)}, not {audience!r}")
+    if "message_type" not in body:
+        raise _missing("message_type")
+    message_type = body["message_type"]
+    if message_type not in MESSAGE_TYPES:
+        raise _invalid("message_type", f"must be 'notify' or 'message', not {message_type!r}")
+    platform = _platform_of(body)
+    _check_message(body, platform)
+    if "environment" in body:
+        environment = body["environment"]
+        if environment not in ENVIRONMENTS:
+            raise _invalid("environment", f"must be 'product' or 'dev', not {environment!r}")
+    elif platform == "ios":
+        raise _missing("environment", " for an iOS push ('product' or 'dev')")
+    else:
+        environment = DEFAULT_ENVIRONMENT
+    if "seq" in body and not (_is_int(body["seq"]) and 0 <= body["seq"] < 2**63):
+        raise _invalid("seq", "must be a non-negative 64-bit integer")
+
+    upload_id: int | None = None
+    target_count: int | None = None
+    if audience in PACKAGE_AUDIENCES:
+        if "upload_id" not in body:
+            raise _missing("upload_id", f" for audience_type {audience!r}")
+        upload_id = body["upload_id"]
+        if not _is_int(upload_id) or not 0 < upload_id < 2**31:
+            raise _invalid("upload_id", "must be the positive integer an upload answered with")
+    elif audience == "tag":
+        _check_tag(body)
+    elif audience in ("token", "token_list"):
+        target_count = _string_list(body, "token_list", audience)
+    elif audience in ("account", "account_list"):
+        target_count = _string_list(body, "account_list", audience)
+
+    _optional_int(body, "account_push_type", frozenset({0, 1}))
+    _optional_int(body, "account_type")
+    _optional_int(body, "expire_time")
+    if "send_time" in body:
+        send_time = body["send_time"]
+        try:
+            datetime.strptime(send_time, SEND_TIME_FORMAT)
+        except (TypeError, ValueError):
+            raise TPNSError(
+                ILLEGAL_SEND_TIME, f"'send_time' must read 'YYYY-MM-DD HH:MM:SS', not {send_time!r}"
+            ) from None
+    return PushRequest(
+        audience_type=str(audience),
+        message_type=str(message_type),
+        platform=platform,
+        environment=str(environment),
+        seq=seq_of(body),
+        upload_id=upload_id,
+        target_count=target_count,
+        body=body,
+    )

@@ -1,0 +1,140 @@
+"""``/_mock/`` test-control plane: the pushes an app made, the requests it sent, armed faults.
+
+Not part of TPNS and without auth, like the rest of ``/_mock/``. These routes read and change
+the store only; what a fault is lives in :mod:`mock_server.faults`, how it answers in
+:mod:`mock_server.middleware`.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from fastapi import APIRouter, Query, Request, Response
+from fastapi.responses import JSONResponse
+
+from mock_server.faults import FaultSpecError, parse_fault
+from mock_server.routes.inspect import not_found
+from mock_server.store import Store
+
+router = APIRouter(prefix="/_mock", tags=["mock test control"])
+
+
+def _store(request: Request) -> Store:
+    return request.app.state.store  # type: ignore[no-any-return]
+
+
+# -- pushes ------------------------------------------------------------------------------------
+
+
+@router.get("/pushes", summary="Accepted pushes, newest first")
+def list_pushes(
+    request: Request,
+    limit: int = Query(100, ge=1, le=1000),
+    offset: int = Query(0, ge=0),
+    access_id: str | None = Query(None, alias="accessId"),
+) -> dict[str, Any]:
+    store = _store(request)
+    pushes = store.list_pushes(limit=limit, offset=offset, access_id=access_id)
+    return {"total": store.count_pushes(access_id), "pushes": [p.public() for p in pushes]}
+
+
+@router.get("/pushes/{push_id}", summary="One push, with the upload it targeted")
+def get_push(request: Request, push_id: str) -> Any:
+    store = _store(request)
+    push = store.get_push(int(push_id)) if push_id.isdigit() and len(push_id) < 19 else None
+    if push is None:
+        return not_found(f"push {push_id}")
+    upload = store.get_upload(push.upload_id) if push.upload_id is not None else None
+    return {
+        **push.public(),
+        "upload": upload.public() if upload else None,
+        "accountCount": upload.account_count if upload else push.target_count,
+    }
+
+
+# -- request journal ---------------------------------------------------------------------------
+
+
+@router.get("/requests", summary="TPNS requests received, newest first (credentials redacted)")
+def list_requests(
+    request: Request,
+    limit: int = Query(100, ge=1, le=10_000),
+    offset: int = Query(0, ge=0),
+) -> dict[str, Any]:
+    store = _store(request)
+    return {
+        "total": store.count_requests(),
+        "keep": request.app.state.settings.journal_size,
+        "requests": store.list_requests(limit=limit, offset=offset),
+    }
+
+
+@router.delete("/requests", summary="Clear the request journal")
+def clear_requests(request: Request) -> dict[str, str]:
+    _store(request).clear_requests()
+    return {"status": "cleared"}
+
+
+# -- faults ------------------------------------------------------------------------------------
+
+
+def _bad_fault(error: str, message: str, status: int) -> JSONResponse:
+    return JSONResponse({"error": error, "message": message}, status_code=status)
+
+
+@router.post(
+    "/faults",
+    summary="Arm a fault: answer a TPNS code, drop the connection, or delay",
+    status_code=201,
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/json": {
+                    "example": {
+                        "path": "/v3/push/app",
+                        "retCode": 1008028,
+                        "errMsg": "request too fast",
+                        "httpStatus": 200,
+                        "delayMs": 0,
+                        "times": 1,
+                        "probability": 1.0,
+                    }
+                }
+            },
+        }
+    },
+)
+async def add_fault(request: Request) -> Any:
+    raw = await request.body()
+    try:
+        data = json.loads(raw)
+    except (ValueError, RecursionError) as exc:
+        return _bad_fault("invalid_json", f"the body is not valid JSON ({exc})", 400)
+    try:
+        spec = parse_fault(data)
+    except FaultSpecError as exc:
+        return _bad_fault("invalid_fault", str(exc), 422)
+    fault = _store(request).add_fault(
+        path=spec.path, method=spec.method, times=spec.times, spec=json.dumps(spec.public())
+    )
+    return JSONResponse(fault.public(), status_code=201)
+
+
+@router.get("/faults", summary="Armed faults, oldest first, with how often each fired")
+def list_faults(request: Request) -> dict[str, Any]:
+    return {"faults": [f.public() for f in _store(request).list_faults()]}
+
+
+@router.delete("/faults", summary="Disarm every fault")
+def clear_faults(request: Request) -> dict[str, str]:
+    _store(request).clear_faults()
+    return {"status": "cleared"}
+
+
+@router.delete("/faults/{fault_id}", summary="Disarm one fault", status_code=204)
+def delete_fault(request: Request, fault_id: int) -> Response:
+    if not _store(request).delete_fault(fault_id):
+        return not_found(f"fault {fault_id}")
+    return Response(status_code=204)

@@ -1,0 +1,199 @@
+"""``POST /v3/push/app``: the push API, answered in TPNS's snake_case shape.
+
+The route authenticates, reads the (bounded) body, hands it to :mod:`mock_server.push` for the
+rules, looks a package push's upload up in the store (it must be the caller's own), applies the
+rate limit and records the push. Errors carry the same six keys as success, so a client that
+decodes the answer into a fixed structure never meets a missing field.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import ClientDisconnect
+
+from mock_server.auth import Caller, authenticate
+from mock_server.errors import (
+    INVALID_PARAM,
+    PARAM_PARSE_ERROR,
+    PUSH_TARGET_NOT_FOUND,
+    RATE_LIMITED,
+    TPNSError,
+)
+from mock_server.middleware import STATE_ACCESS_ID
+from mock_server.package import TOKEN_CHARS, Rules, first_non_token
+from mock_server.push import MAX_BODY_BYTES, PushRequest, check_push, parse_body, seq_of
+from mock_server.settings import Settings
+from mock_server.store import Store, Upload
+
+router = APIRouter()
+
+PUSH_PATH = "/v3/push/app"
+SUCCESS_RESULT = "[0]"  # as in Tencent's documented example answer
+
+PUSH_OPENAPI = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {
+                "example": {
+                    "audience_type": "package_account_push",
+                    "upload_id": 1,
+                    "message_type": "notify",
+                    "message": {"title": "Hello", "content": "Your order has shipped"},
+                }
+            }
+        },
+    },
+    "responses": {
+        "200": {
+            "description": "ret_code 0 with the push_id, or a business error (1008002, ...)",
+            "content": {
+                "application/json": {
+                    "example": {
+                        "seq": 0,
+                        "push_id": "1",
+                        "ret_code": 0,
+                        "environment": "product",
+                        "err_msg": "",
+                        "result": SUCCESS_RESULT,
+                    }
+                }
+            },
+        },
+        "403": {"description": "auth failure (ret_code 1008003)"},
+    },
+}
+
+
+def push_answer(
+    code: int,
+    err_msg: str,
+    *,
+    seq: int = 0,
+    push_id: str = "",
+    environment: str = "",
+    result: str = "",
+    http_status: int = 200,
+) -> JSONResponse:
+    body: dict[str, Any] = {
+        "seq": seq,
+        "push_id": push_id,
+        "ret_code": code,
+        "environment": environment,
+        "err_msg": err_msg,
+        "result": result,
+    }
+    return JSONResponse(body, status_code=http_status)
+
+
+async def _read_body(request: Request, caller: Caller) -> bytes:
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_BODY_BYTES:
+            raise TPNSError(
+                INVALID_PARAM, f"the body passes {MAX_BODY_BYTES:,} bytes; a push is far smaller"
+            )
+        caller.feed_body(chunk)
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+async def _target_upload(store: Store, push: PushRequest, access_id: str) -> Upload:
+    """The caller's own upload; another app's upload is as unknown as a missing one."""
+    assert push.upload_id is not None
+    upload = await run_in_threadpool(store.get_upload, push.upload_id)
+    if upload is None or upload.access_id != access_id:
+        raise TPNSError(
+            PUSH_TARGET_NOT_FOUND,
+            f"upload_id {push.upload_id} is not an upload of this app (AccessId {access_id})",
+        )
+    if push.audience_type == "package_token_push":
+        try:
+            with store.package_path(upload).open("rb") as handle:
+                problem = await run_in_threadpool(
+                    first_non_token, handle, upload.file_name, Rules(upload.rules)
+                )
+        except OSError:
+            raise TPNSError(
+                PUSH_TARGET_NOT_FOUND, f"upload_id {push.upload_id} no longer exists"
+            ) from None
+        if problem is not None:
+            line, chars = problem
+            raise TPNSError(
+                INVALID_PARAM,
+                f"upload_id {push.upload_id} is not a token package: line {line} has {chars} "
+                f"characters, a token has {TOKEN_CHARS} (use package_account_push for accounts)",
+            )
+    return upload
+
+
+@router.post(
+    PUSH_PATH,
+    summary="Push a notification or message (to a number package, tags, tokens, accounts, all)",
+    openapi_extra=PUSH_OPENAPI,
+    tags=["TPNS"],
+)
+async def push_app(request: Request) -> JSONResponse:
+    settings: Settings = request.app.state.settings
+    store: Store = request.app.state.store
+    seq = 0
+    environment = ""
+    try:
+        caller = authenticate(request.headers, settings.apps, settings.timestamp_window_s)
+        raw = await _read_body(request, caller)
+        caller.verify_body()
+        setattr(request.state, STATE_ACCESS_ID, caller.access_id)
+        body = parse_body(raw)
+        seq = seq_of(body)
+        push = check_push(body)
+        environment = push.environment
+        if push.upload_id is not None:
+            await _target_upload(store, push, caller.access_id)
+        if settings.push_rate_limit and push.rate_limited:
+            wait = await run_in_threadpool(
+                store.throttle, f"push:{caller.access_id}", settings.push_interval_s
+            )
+            if wait:
+                raise TPNSError(
+                    RATE_LIMITED,
+                    f"at most one full, tag or package push per {settings.push_interval_s:g} s "
+                    f"per app; retry in {wait:.2f} s",
+                )
+        record = await run_in_threadpool(
+            lambda: store.add_push(
+                access_id=caller.access_id,
+                audience_type=push.audience_type,
+                message_type=push.message_type,
+                platform=push.platform,
+                environment=push.environment,
+                seq=push.seq,
+                upload_id=push.upload_id,
+                target_count=push.target_count,
+                body=json.dumps(push.body, ensure_ascii=False),
+            )
+        )
+    except TPNSError as error:
+        return push_answer(
+            error.code,
+            error.err_msg,
+            seq=seq,
+            environment=environment,
+            http_status=error.http_status,
+        )
+    except ClientDisconnect:
+        return push_answer(PARAM_PARSE_ERROR, "the client disconnected before the body was read")
+    return push_answer(
+        0,
+        "",
+        seq=push.seq,
+        push_id=record.push_id,
+        environment=push.environment,
+        result=SUCCESS_RESULT,
+    )
