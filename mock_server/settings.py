@@ -40,6 +40,7 @@ class Settings:
     max_upload_bytes: int = MAX_UPLOAD_BYTES
     max_inflated_bytes: int = DEFAULT_MAX_INFLATED_BYTES
     body_idle_timeout_s: float = 30.0
+    workers: int = 1  # server processes sharing the data dir (see mock_server/workers.py)
 
     def __repr__(self) -> str:
         # secrets stay out of reprs, logs and tracebacks
@@ -79,4 +80,6 @@ class Settings:
             changes["max_inflated_bytes"] = int(env["TPNS_MOCK_MAX_INFLATED_BYTES"])
         if "TPNS_MOCK_BODY_TIMEOUT" in env:
             changes["body_idle_timeout_s"] = float(env["TPNS_MOCK_BODY_TIMEOUT"])
+        if "TPNS_MOCK_WORKERS" in env:
+            changes["workers"] = int(env["TPNS_MOCK_WORKERS"])
         return replace(settings, **changes)  # type: ignore[arg-type]
