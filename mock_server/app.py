@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from mock_server import __version__
+from mock_server import __version__, docs, openapi
 from mock_server.routes import inspect, upload
 from mock_server.settings import Settings
 from mock_server.store import Store
@@ -29,9 +29,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version=__version__,
         description="A local stand-in for Tencent Push Notification Service's number-package API.",
         lifespan=lifespan,
+        docs_url=None,  # served by mock_server.docs, without CDNs
+        redoc_url=None,
     )
     app.state.settings = settings
     app.state.store = store
     app.include_router(upload.router)
     app.include_router(inspect.router)
+    docs.install(app)
+    openapi.install(app)
     return app
