@@ -7,6 +7,7 @@ only read and reset the store; they never re-implement a rule (accounts are re-r
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from typing import Any
 
@@ -58,12 +59,17 @@ def not_found(what: str) -> JSONResponse:
 @router.get(
     "/health",
     summary="Liveness: answers as soon as the server can serve",
-    responses=_example({"status": "ok", "version": "0.1.0", "rules": "seed"}),
+    responses=_example({"status": "ok", "version": "0.1.0", "rules": "seed", "pid": 7}),
 )
 async def health(request: Request) -> dict[str, Any]:
     """What the container's healthcheck probes. 200 means requests are being served."""
     settings = request.app.state.settings
-    return {"status": "ok", "version": __version__, "rules": settings.rules.value}
+    return {
+        "status": "ok",
+        "version": __version__,
+        "rules": settings.rules.value,
+        "pid": os.getpid(),  # which process answered: with --workers N there are N
+    }
 
 
 @router.get(
