@@ -102,12 +102,14 @@ class Service:
 
 
 @pytest.fixture(scope="module")
-def image() -> str:
+def image() -> Iterator[str]:
     engine_or_skip()
-    # one tag per checkout: rebuilds reuse the layer cache, checkouts don't clobber each other
+    # one tag per checkout, so that checkouts tested at once don't clobber each other
     tag = f"localhost/tpns-mock:test-{hashlib.sha1(str(ROOT).encode()).hexdigest()[:10]}"
     run("podman", "build", "--format", "docker", "-t", tag, ".", timeout=900)
-    return tag
+    yield tag
+    # leave the machine as found (the next build takes seconds: the base image stays)
+    subprocess.run(["podman", "rmi", tag], capture_output=True)
 
 
 @pytest.fixture(scope="module")
