@@ -166,3 +166,28 @@ def test_sigterm_to_the_supervisor_stops_every_worker(two_workers: LiveServer) -
     while any(_alive(pid) for pid in pids) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert not any(_alive(pid) for pid in pids), "a worker outlived its supervisor"
+
+
+def test_in_memory_workers_share_one_throwaway_store_removed_at_exit(tmp_path: Path) -> None:
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    server = start_server(
+        tmp_path / "unused", "--workers", "2", "--in-memory", env={"TMPDIR": str(scratch)}
+    )
+    try:
+        (store,) = scratch.iterdir()  # one throwaway dir for both workers
+        first, first_pid = pinned_client(server.url)
+        second, _ = pinned_client(server.url, not_pid=first_pid)
+        try:
+            id_a = upload(first, ["alice", "bob"])
+            id_b = upload(second, ["carol", "dave"])
+            assert (id_a, id_b) == (1, 2)
+            assert second.get(f"/_mock/uploads/{id_a}").json()["accountCount"] == 2
+        finally:
+            first.close()
+            second.close()
+        assert len(list((store / "packages").iterdir())) == 2
+    finally:
+        server.stop()
+    assert list(scratch.iterdir()) == []
+    assert not (tmp_path / "unused").exists()
