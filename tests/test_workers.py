@@ -59,7 +59,7 @@ def test_settings_reach_workers_through_the_environment(tmp_path: Path) -> None:
 
 @pytest.fixture
 def two_workers(tmp_path: Path) -> Any:
-    server = start_server(tmp_path / "data", "--workers", "2")
+    server = start_server(tmp_path / "data", "--workers", "2", "--rules", "current")
     yield server
     server.stop()
 
@@ -155,7 +155,9 @@ def test_sigterm_to_the_supervisor_stops_every_worker(two_workers: LiveServer) -
     pids: set[int] = set()
     for _ in range(40):
         with httpx.Client(base_url=two_workers.url, timeout=10) as client:
-            pids.add(client.get("/_mock/health").json()["pid"])
+            health = client.get("/_mock/health").json()
+            assert health["rules"] == "current", "a flag did not reach a worker"
+            pids.add(health["pid"])
         if len(pids) == 2:
             break
     assert len(pids) == 2, "both workers answer"
