@@ -79,7 +79,11 @@ def test_sigterm_during_an_upload_leaves_a_consistent_store(tmp_path: Path, work
         sender = threading.Thread(target=send)
         sender.start()
         assert started.wait(timeout=30)
+        deadline = time.monotonic() + 5
+        while not in_flight_files(data_dir) and time.monotonic() < deadline:
+            time.sleep(0.05)
         assert in_flight_files(data_dir), "the upload is arriving when SIGTERM comes"
+        assert sender.is_alive() and not outcome
         os.kill(server.process.pid, signal.SIGTERM)
         sender.join(timeout=60)
         assert not sender.is_alive()
