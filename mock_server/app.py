@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from mock_server import __version__
+from mock_server import __version__, docs, openapi
 from mock_server.middleware import FaultMiddleware, JournalMiddleware
 from mock_server.routes import control, inspect, push, upload
 from mock_server.settings import Settings
@@ -30,6 +30,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version=__version__,
         description="A local stand-in for Tencent Push Notification Service's number-package API.",
         lifespan=lifespan,
+        docs_url=None,  # served by mock_server.docs, without CDNs
+        redoc_url=None,
     )
     app.state.settings = settings
     app.state.store = store
@@ -40,4 +42,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # the last added is the outermost: the journal also sees what a fault answered
     app.add_middleware(FaultMiddleware, store=store)
     app.add_middleware(JournalMiddleware, store=store, keep=settings.journal_size)
+    docs.install(app)
+    openapi.install(app)
     return app

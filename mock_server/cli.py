@@ -13,6 +13,7 @@ import uvicorn
 from mock_server.app import create_app
 from mock_server.package import Rules
 from mock_server.settings import DEFAULT_SECRET_KEY, Settings, load_apps_file
+from mock_server.workers import run_workers
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -54,6 +55,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="requests kept in /_mock/requests, 0 turns it off (default 1000)",
     )
     parser.add_argument("--log-level", default="info", help="uvicorn log level (default info)")
+    parser.add_argument(
+        "--workers", type=int, help="server processes sharing one data dir (default 1)"
+    )
     return parser
 
 
@@ -73,6 +77,8 @@ def settings_from_args(args: argparse.Namespace, base: Settings) -> Settings:
         changes["timestamp_window_s"] = args.timestamp_window
     if args.max_inflated_bytes is not None:
         changes["max_inflated_bytes"] = args.max_inflated_bytes
+    if args.workers is not None:
+        changes["workers"] = args.workers
     if args.access_id or args.secret_key:
         (access_id, secret), *_ = base.apps.items()
         apps = dict(base.apps)
@@ -118,6 +124,13 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as exc:
         print(f"tpns-mock: {exc}", file=sys.stderr)
         return 2
+    if settings.workers < 1:
+        print("tpns-mock: --workers must be at least 1", file=sys.stderr)
+        return 2
+    if settings.workers > 1:
+        return run_workers(
+            settings, log_level=args.log_level, announce=lambda s: print(banner(s), flush=True)
+        )
     app = create_app(settings)
     print(banner(settings), flush=True)
     uvicorn.run(app, host=settings.host, port=settings.port, log_level=args.log_level)

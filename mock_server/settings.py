@@ -83,6 +83,7 @@ class Settings:
     push_rate_limit: bool = True  # full, tag and package pushes: one per interval per app
     push_interval_s: float = 1.0
     journal_size: int = 1000  # newest requests kept in the journal; 0 turns it off
+    workers: int = 1  # server processes sharing the data dir (see mock_server/workers.py)
 
     def __repr__(self) -> str:
         # secrets stay out of reprs, logs and tracebacks
@@ -128,6 +129,8 @@ class Settings:
             changes["push_rate_limit"] = _flag(env["TPNS_MOCK_RATE_LIMIT"])
         if "TPNS_MOCK_JOURNAL_SIZE" in env:
             changes["journal_size"] = _journal_size(int(env["TPNS_MOCK_JOURNAL_SIZE"]))
+        if "TPNS_MOCK_WORKERS" in env:
+            changes["workers"] = int(env["TPNS_MOCK_WORKERS"])
         return replace(settings, **changes)  # type: ignore[arg-type]
 
 

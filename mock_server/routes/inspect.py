@@ -7,6 +7,7 @@ only read and reset the store; they never re-implement a rule (accounts are re-r
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from typing import Any
 
@@ -19,6 +20,33 @@ from mock_server.store import Store, Upload
 
 router = APIRouter(prefix="/_mock", tags=["mock inspection"])
 
+# examples for the OpenAPI schema (and so for /docs and /redoc)
+UPLOAD_EXAMPLE = {
+    "uploadId": 1,
+    "accessId": "1500000001",
+    "fileName": "accounts.zip",
+    "kind": "zip",
+    "member": "accounts.txt",
+    "rules": "seed",
+    "uploadBytes": 134,
+    "contentBytes": 10,
+    "accountCount": 2,
+    "sha256": "b57b869cbbbb9acaea861b223355b0df2647b45fa55f5895cc8e833ab76959a7",
+    "createdAt": "2024-01-01T00:00:00.000+00:00",
+}
+NOT_FOUND = {
+    404: {
+        "description": "no upload with this id (never made, or forgotten by a reset)",
+        "content": {
+            "application/json": {"example": {"error": "not_found", "message": "upload 7 not found"}}
+        },
+    }
+}
+
+
+def _example(example: Any) -> dict[int | str, dict[str, Any]]:
+    return {200: {"content": {"application/json": {"example": example}}}}
+
 
 def _store(request: Request) -> Store:
     return request.app.state.store  # type: ignore[no-any-return]
@@ -28,26 +56,47 @@ def not_found(what: str) -> JSONResponse:
     return JSONResponse({"error": "not_found", "message": f"{what} not found"}, status_code=404)
 
 
-@router.get("/health", summary="Liveness: answers as soon as the server can serve")
+@router.get(
+    "/health",
+    summary="Liveness: answers as soon as the server can serve",
+    responses=_example({"status": "ok", "version": "0.1.0", "rules": "seed", "pid": 7}),
+)
 async def health(request: Request) -> dict[str, Any]:
+    """What the container's healthcheck probes. 200 means requests are being served."""
     settings = request.app.state.settings
-    return {"status": "ok", "version": __version__, "rules": settings.rules.value}
+    return {
+        "status": "ok",
+        "version": __version__,
+        "rules": settings.rules.value,
+        "pid": os.getpid(),  # which process answered: with --workers N there are N
+    }
 
 
-@router.get("/uploads", summary="Accepted uploads, newest first")
+@router.get(
+    "/uploads",
+    summary="Accepted uploads, newest first",
+    responses=_example({"total": 1, "uploads": [UPLOAD_EXAMPLE]}),
+)
 def list_uploads(
     request: Request,
     limit: int = Query(100, ge=1, le=1000),
     offset: int = Query(0, ge=0),
     access_id: str | None = Query(None, alias="accessId"),
 ) -> dict[str, Any]:
+    """Every accepted upload's metadata, paged with ``limit`` and ``offset``; refusals are
+    never listed."""
     store = _store(request)
     uploads = store.list_uploads(limit=limit, offset=offset, access_id=access_id)
     return {"total": store.count_uploads(access_id), "uploads": [u.public() for u in uploads]}
 
 
-@router.get("/uploads/{upload_id}", summary="One upload's metadata, with accountCount")
+@router.get(
+    "/uploads/{upload_id}",
+    summary="One upload's metadata, with accountCount",
+    responses={**_example(UPLOAD_EXAMPLE), **NOT_FOUND},
+)
 def get_upload(request: Request, upload_id: int) -> Any:
+    """What the mock recorded for the uploadId it answered: file name, sizes, accounts."""
     upload = _store(request).get_upload(upload_id)
     return upload.public() if upload else not_found(f"upload {upload_id}")
 
@@ -56,9 +105,11 @@ def get_upload(request: Request, upload_id: int) -> Any:
     "/uploads/{upload_id}/accounts",
     summary="The upload's accounts as parsed, one per line (streamed)",
     response_class=StreamingResponse,
-    responses={200: {"content": {"text/plain": {}}}},
+    responses={200: {"content": {"text/plain": {"example": "alice\nbob\n"}}}, **NOT_FOUND},
 )
 def get_accounts(request: Request, upload_id: int) -> Any:
+    """The accounts exactly as the mock read them (BOM and CRs dropped), one per line, with
+    their count in ``X-Account-Count``."""
     store = _store(request)
     upload = store.get_upload(upload_id)
     if upload is None:
@@ -76,8 +127,11 @@ def _account_blocks(store: Store, upload: Upload) -> Iterator[bytes]:
 
 
 @router.post(
-    "/reset", summary="Forget every upload, push, journal entry and fault (ids keep increasing)"
+    "/reset",
+    summary="Forget every upload, push, journal entry and fault (ids keep increasing)",
+    responses=_example({"status": "reset"}),
 )
 def reset(request: Request) -> dict[str, str]:
+    """Start a test from a clean slate. The next uploadId still follows the last one given."""
     _store(request).reset()
     return {"status": "reset"}

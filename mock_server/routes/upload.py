@@ -43,11 +43,30 @@ UPLOAD_OPENAPI = {
             "description": "retCode 0 with the uploadId, or a business error (1008011, ...)",
             "content": {
                 "application/json": {
-                    "example": {"retCode": 0, "errMsg": "", "uploadId": 1},
+                    "examples": {
+                        "accepted": {"value": {"retCode": 0, "errMsg": "", "uploadId": 1}},
+                        "refused": {
+                            "value": {
+                                "retCode": 1008011,
+                                "errMsg": "upload file error: line 2: account is 1 characters"
+                                " long; each account must be 2 to 100 characters",
+                            }
+                        },
+                    },
                 }
             },
         },
-        "403": {"description": "auth failure (retCode 1008003)"},
+        "403": {
+            "description": "auth failure (retCode 1008003)",
+            "content": {
+                "application/json": {
+                    "example": {
+                        "retCode": 1008003,
+                        "errMsg": "auth failure: AccessId and SecretKey do not match a known app",
+                    }
+                }
+            },
+        },
     },
 }
 
@@ -65,6 +84,8 @@ def upload_error(error: TPNSError) -> JSONResponse:
     tags=["TPNS"],
 )
 async def upload_package(request: Request) -> JSONResponse:
+    """Authenticate (Basic or Sign), read the ``file`` part, check it against the upload rules,
+    and store it under a new uploadId. A refusal names the rule broken and stores nothing."""
     settings: Settings = request.app.state.settings
     store: Store = request.app.state.store
     body = request.stream()

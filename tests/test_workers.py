@@ -1,0 +1,195 @@
+"""``--workers N``: several processes, one data dir, one sequence of uploadIds."""
+
+from __future__ import annotations
+
+import os
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from conftest import AUTH, UPLOAD, LiveServer, start_server
+from zips import accounts_zip
+
+from mock_server.settings import Settings
+from mock_server.workers import settings_env
+
+UPLOADS = 50
+PUSH = "/v3/push/app"
+RATE_LIMITED = 1008028  # TPNS: one package push per second per app
+
+
+def upload(client: httpx.Client, accounts: list[str]) -> int:
+    response = client.post(UPLOAD, files={"file": ("accounts.zip", accounts_zip(accounts))})
+    body = response.json()
+    assert response.status_code == 200 and body["retCode"] == 0, body
+    return int(body["uploadId"])
+
+
+def pinned_client(url: str, *, not_pid: int | None = None, tries: int = 40) -> tuple[Any, int]:
+    """A client whose one kept-alive connection is served by one worker (not ``not_pid``)."""
+    for _ in range(tries):
+        client = httpx.Client(
+            base_url=url, auth=AUTH, timeout=30, limits=httpx.Limits(max_connections=1)
+        )
+        pid = client.get("/_mock/health").json()["pid"]
+        if pid != not_pid:
+            return client, pid
+        client.close()
+    pytest.fail(f"no second worker answered in {tries} connections")
+
+
+def test_settings_reach_workers_through_the_environment(tmp_path: Path) -> None:
+    settings = Settings(
+        host="127.0.0.2",
+        port=18080,
+        data_dir=tmp_path,
+        apps={"1500000009": "secret-nine", "1500000010": "secret:ten"},
+        timestamp_window_s=30,
+        max_inflated_bytes=12345,
+        body_idle_timeout_s=2.5,
+        workers=3,
+    )
+    assert Settings.from_env(settings_env(settings)) == settings
+    with pytest.raises(ValueError, match="data dir"):
+        settings_env(Settings(data_dir=None))
+
+
+@pytest.fixture
+def two_workers(tmp_path: Path) -> Any:
+    server = start_server(tmp_path / "data", "--workers", "2", "--rules", "current")
+    yield server
+    server.stop()
+
+
+def test_uploads_on_two_workers_get_distinct_increasing_ids_all_inspectable(
+    two_workers: LiveServer,
+) -> None:
+    url = two_workers.url
+    # one upload on each worker, each inspected (and pushed) through the other worker
+    first, first_pid = pinned_client(url)
+    second, second_pid = pinned_client(url, not_pid=first_pid)
+    try:
+        id_a = upload(first, ["alice", "bob"])
+        id_b = upload(second, ["carol", "dave"])
+        assert id_b > id_a
+        assert second.get(f"/_mock/uploads/{id_a}/accounts").text == "alice\nbob\n"
+        assert first.get(f"/_mock/uploads/{id_b}/accounts").text == "carol\ndave\n"
+        if has_push(first):
+            push_everywhere(second, [id_a], expect_ok=True)
+            push_everywhere(first, [id_b], expect_ok=True)
+        # the connections stayed with their workers throughout
+        assert first.get("/_mock/health").json()["pid"] == first_pid
+        assert second.get("/_mock/health").json()["pid"] == second_pid
+    finally:
+        first.close()
+        second.close()
+
+    # 50 concurrent uploads on fresh connections, spread over both workers by the kernel
+    sent = {n: [f"user{n:02d}-a", f"user{n:02d}-b", f"user{n:02d}-c"] for n in range(UPLOADS)}
+    with httpx.Client(base_url=url, auth=AUTH, timeout=60) as client:
+
+        def one(n: int) -> tuple[int, int]:
+            return n, upload(client, sent[n])
+
+        with ThreadPoolExecutor(max_workers=10) as pool:
+            ids = dict(pool.map(one, range(UPLOADS)))
+        assert len(set(ids.values())) == UPLOADS
+        # nothing refused, nothing lost: the ids are exactly the next 50
+        assert sorted(ids.values()) == list(range(id_b + 1, id_b + 1 + UPLOADS))
+        listed = client.get("/_mock/uploads", params={"limit": 1000}).json()
+        assert listed["total"] == UPLOADS + 2
+    for n, upload_id in ids.items():
+        with httpx.Client(base_url=url, timeout=30) as fresh:  # any worker may answer
+            meta = fresh.get(f"/_mock/uploads/{upload_id}").json()
+            assert meta["uploadId"] == upload_id and meta["accountCount"] == 3
+            assert fresh.get(f"/_mock/uploads/{upload_id}/accounts").text.split() == sent[n]
+
+    # pushes: only once the push endpoint exists on this build of the mock
+    with httpx.Client(base_url=url, auth=AUTH, timeout=60) as client:
+        if has_push(client):
+            push_everywhere(client, list(ids.values()), expect_ok=False)
+
+
+def has_push(client: httpx.Client) -> bool:
+    return PUSH in client.get("/openapi.json").json()["paths"]
+
+
+def push_everywhere(client: httpx.Client, upload_ids: list[int], *, expect_ok: bool) -> None:
+    """Push to each package concurrently: every id must be known to whichever worker answers
+    (only TPNS's one-push-per-second limit may refuse); with ``expect_ok`` each push must
+    succeed, waiting out the rate limit."""
+
+    def one(upload_id: int) -> int:
+        body = {
+            "audience_type": "package_account_push",
+            "upload_id": upload_id,
+            "message_type": "notify",
+            "message": {"title": "t", "content": "c"},
+        }
+        for _ in range(5 if expect_ok else 1):
+            code = int(client.post(PUSH, json=body).json()["ret_code"])
+            if code != RATE_LIMITED:
+                break
+            time.sleep(1.1)
+        return code
+
+    with ThreadPoolExecutor(max_workers=10) as pool:
+        codes = list(pool.map(one, upload_ids))
+    assert set(codes) <= ({0} if expect_ok else {0, RATE_LIMITED}), codes
+    assert 0 in codes
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    stat = Path(f"/proc/{pid}/stat")
+    return not (stat.exists() and stat.read_text().split(") ")[1].startswith("Z"))
+
+
+def test_sigterm_to_the_supervisor_stops_every_worker(two_workers: LiveServer) -> None:
+    pids: set[int] = set()
+    for _ in range(40):
+        with httpx.Client(base_url=two_workers.url, timeout=10) as client:
+            health = client.get("/_mock/health").json()
+            assert health["rules"] == "current", "a flag did not reach a worker"
+            pids.add(health["pid"])
+        if len(pids) == 2:
+            break
+    assert len(pids) == 2, "both workers answer"
+    assert two_workers.process.pid not in pids
+    two_workers.process.terminate()
+    assert two_workers.process.wait(timeout=30) == 0
+    deadline = time.monotonic() + 10
+    while any(_alive(pid) for pid in pids) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not any(_alive(pid) for pid in pids), "a worker outlived its supervisor"
+
+
+def test_in_memory_workers_share_one_throwaway_store_removed_at_exit(tmp_path: Path) -> None:
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    server = start_server(
+        tmp_path / "unused", "--workers", "2", "--in-memory", env={"TMPDIR": str(scratch)}
+    )
+    try:
+        (store,) = scratch.iterdir()  # one throwaway dir for both workers
+        first, first_pid = pinned_client(server.url)
+        second, _ = pinned_client(server.url, not_pid=first_pid)
+        try:
+            id_a = upload(first, ["alice", "bob"])
+            id_b = upload(second, ["carol", "dave"])
+            assert (id_a, id_b) == (1, 2)
+            assert second.get(f"/_mock/uploads/{id_a}").json()["accountCount"] == 2
+        finally:
+            first.close()
+            second.close()
+        assert len(list((store / "packages").iterdir())) == 2
+    finally:
+        server.stop()
+    assert list(scratch.iterdir()) == []
+    assert not (tmp_path / "unused").exists()
