@@ -288,7 +288,7 @@ def health_during_upload(srv: Server, pkg: Package) -> list[float]:
 
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(q / 100 * (len(ordered) - 1))))]
+    return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
 
 
 def multipart_body(pkg: Package) -> tuple[bytes, str]:
@@ -379,8 +379,8 @@ def ratio_row(measure: str, pkg: Package, value: float, ref: float, target: floa
         pkg.label,
         f"{value:.3f} s",
         f"{ref:.3f} s",
-        f"{ratio:.2f}×",
-        f"≤ {target:g}×",
+        f"{ratio:.2f}x",
+        f"≤ {target:g}x",
         ratio <= target,
     )
 

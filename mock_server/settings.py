@@ -40,6 +40,7 @@ class Settings:
     max_upload_bytes: int = MAX_UPLOAD_BYTES
     max_inflated_bytes: int = DEFAULT_MAX_INFLATED_BYTES
     body_idle_timeout_s: float = 30.0
+    body_deadline_s: float = 600.0  # the whole body, however steadily it trickles in
 
     def __repr__(self) -> str:
         # secrets stay out of reprs, logs and tracebacks
@@ -79,4 +80,6 @@ class Settings:
             changes["max_inflated_bytes"] = int(env["TPNS_MOCK_MAX_INFLATED_BYTES"])
         if "TPNS_MOCK_BODY_TIMEOUT" in env:
             changes["body_idle_timeout_s"] = float(env["TPNS_MOCK_BODY_TIMEOUT"])
+        if "TPNS_MOCK_BODY_DEADLINE" in env:
+            changes["body_deadline_s"] = float(env["TPNS_MOCK_BODY_DEADLINE"])
         return replace(settings, **changes)  # type: ignore[arg-type]

@@ -78,6 +78,7 @@ async def upload_package(request: Request) -> JSONResponse:
                 handle,
                 max_file_bytes=settings.max_upload_bytes,
                 idle_timeout_s=settings.body_idle_timeout_s,
+                deadline_s=settings.body_deadline_s,
                 on_chunk=caller.feed_body,
             )
             caller.verify_body()
