@@ -24,6 +24,23 @@ def _store(request: Request) -> Store:
     return request.app.state.store  # type: ignore[no-any-return]
 
 
+NOT_FOUND_RESPONSE: dict[int | str, dict[str, Any]] = {
+    404: {
+        "description": "No such upload",
+        "content": {
+            "application/json": {
+                "schema": {
+                    "type": "object",
+                    "required": ["error", "message"],
+                    "properties": {"error": {"type": "string"}, "message": {"type": "string"}},
+                },
+                "example": {"error": "not_found", "message": "upload 7 not found"},
+            }
+        },
+    }
+}
+
+
 def not_found(what: str) -> JSONResponse:
     return JSONResponse({"error": "not_found", "message": f"{what} not found"}, status_code=404)
 
@@ -45,7 +62,11 @@ def list_uploads(
     return {"total": store.count_uploads(), "uploads": [u.public() for u in uploads]}
 
 
-@router.get("/uploads/{upload_id}", summary="One upload's metadata, with accountCount")
+@router.get(
+    "/uploads/{upload_id}",
+    summary="One upload's metadata, with accountCount",
+    responses=NOT_FOUND_RESPONSE,
+)
 def get_upload(request: Request, upload_id: int) -> Any:
     upload = _store(request).get_upload(upload_id)
     return upload.public() if upload else not_found(f"upload {upload_id}")
@@ -55,7 +76,7 @@ def get_upload(request: Request, upload_id: int) -> Any:
     "/uploads/{upload_id}/accounts",
     summary="The upload's accounts as parsed, one per line (streamed)",
     response_class=StreamingResponse,
-    responses={200: {"content": {"text/plain": {}}}},
+    responses={200: {"content": {"text/plain": {}}}, **NOT_FOUND_RESPONSE},
 )
 def get_accounts(request: Request, upload_id: int) -> Any:
     store = _store(request)
