@@ -553,6 +553,30 @@ characters to NUL, UTF-8 continuation bytes deleted), after which each rule is o
 a NUL search, a 101-character-run search, a regular expression for lines of 0 or 1 characters
 (it scans for line ends at memchr speed) and a line count. Python code runs per line only once
 a chunk is known to hold a bad line, to name it.
+
+## What was measured on the way (1,000,000 tokens, 33 MB inflated, 2-core AMD EPYC)
+
+| step | before | after |
+|---|---:|---:|
+| validation, total | 0.251 s (1.1x `unzip`) | 0.095-0.125 s (0.4-0.55x) |
+| inflate: zipfile's `ZipExtFile` (zlib) vs raw isal `decompressobj(-15)` | 0.140 s | 0.047 s |
+| CRC-32: `zlib.crc32` vs isal's | 4.7 ms | 0.8 ms |
+| short lines: `b"\\na\\n" in mapped` vs `re.search(rb"\\n[^\\n]?\\n")` | 69 ms | 13 ms |
+| line checking, total | 0.123 s | about 0.05 s |
+
+- The substring search was slow because every byte of a mapped chunk (`a` or a line end) is in
+  the needle, so CPython's search cannot skip ahead; the regular expression's literal prefix
+  jumps from line end to line end.
+- Chunks of 256 KiB, 1 MiB and 4 MiB checked in the same time (0.123, 0.127, 0.124 s); 1 MiB
+  keeps the number of Python-level steps low while bounding memory.
+- Overlapping inflate and checking in two threads was not pursued: with isal, inflating is a
+  third of validation and the checks (`bytes` methods) hold the GIL, so the gain is bounded by
+  that third and costs a thread per upload.
+- End to end minus validation (receiving the multipart body with python-multipart, SHA-256,
+  writing it to the data dir, recording it) is about 0.6 s for 100 MiB; it is not the
+  bottleneck against the 1.5x target, so the multipart parser was left as it is.
+- The benchmark needs nothing beyond the project's own dependencies (and `unzip`, `wc`, and
+  optionally `curl` on the PATH), so there is no `bench` extra.
 """
 
 
