@@ -249,7 +249,8 @@ def _hold(handle: BinaryIO) -> None:
     """Lock an arriving upload's temp file for as long as its process lives (the kernel drops
     the lock when the process dies, even by SIGKILL), so recovery can tell it from debris."""
     if fcntl is not None:
-        fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        with contextlib.suppress(OSError):  # a filesystem without locks: age alone decides
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
 
 
 def _abandoned(path: Path) -> bool:
@@ -259,7 +260,7 @@ def _abandoned(path: Path) -> bool:
     try:
         with path.open("rb") as handle:
             fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except (BlockingIOError, FileNotFoundError):
+    except OSError:  # held by a live upload, gone already, or locks unsupported
         return False
     return True
 
