@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import BinaryIO
@@ -74,9 +75,14 @@ async def receive_file(
     *,
     max_file_bytes: int,
     idle_timeout_s: float,
+    deadline_s: float = float("inf"),
     on_chunk: Callable[[bytes], None] = lambda _: None,
 ) -> ReceivedFile:
-    """Stream the body, writing the ``file`` part to ``sink``; refuse as soon as a rule breaks."""
+    """Stream the body, writing the ``file`` part to ``sink``; refuse as soon as a rule breaks.
+
+    ``idle_timeout_s`` bounds the wait for each chunk, ``deadline_s`` the whole body: a client
+    trickling one byte a second never goes idle, but still cannot hold the upload open forever.
+    """
     boundary = boundary_of(content_type)
     max_body = max_file_bytes + FRAMING_SLACK_BYTES
     if content_length is not None and content_length > max_body:
@@ -148,17 +154,21 @@ async def receive_file(
     )
     received = 0
     iterator = body.__aiter__()
+    deadline = time.monotonic() + deadline_s
     while True:
+        left = deadline - time.monotonic()
         try:
-            chunk = await asyncio.wait_for(iterator.__anext__(), timeout=idle_timeout_s)
+            chunk = await asyncio.wait_for(iterator.__anext__(), timeout=min(idle_timeout_s, left))
         except StopAsyncIteration:
             break
         except asyncio.TimeoutError:
-            raise TPNSError(
-                UPLOAD_FILE_ERROR,
-                f"the upload stalled: no data for {idle_timeout_s:g} s",
-                http_status=408,
-            ) from None
+            message = (
+                f"the upload took longer than {deadline_s:g} s; send it faster or raise the "
+                "body deadline"
+                if idle_timeout_s > left
+                else f"the upload stalled: no data for {idle_timeout_s:g} s"
+            )
+            raise TPNSError(UPLOAD_FILE_ERROR, message, http_status=408) from None
         received += len(chunk)
         if received > max_body:
             raise _too_large(max_file_bytes)

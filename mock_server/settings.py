@@ -84,6 +84,7 @@ class Settings:
     push_interval_s: float = 1.0
     journal_size: int = 1000  # newest requests kept in the journal; 0 turns it off
     workers: int = 1  # server processes sharing the data dir (see mock_server/workers.py)
+    body_deadline_s: float = 600.0  # the whole body, however steadily it trickles in
 
     def __repr__(self) -> str:
         # secrets stay out of reprs, logs and tracebacks
@@ -131,6 +132,8 @@ class Settings:
             changes["journal_size"] = _journal_size(int(env["TPNS_MOCK_JOURNAL_SIZE"]))
         if "TPNS_MOCK_WORKERS" in env:
             changes["workers"] = int(env["TPNS_MOCK_WORKERS"])
+        if "TPNS_MOCK_BODY_DEADLINE" in env:
+            changes["body_deadline_s"] = float(env["TPNS_MOCK_BODY_DEADLINE"])
         return replace(settings, **changes)  # type: ignore[arg-type]
 
 

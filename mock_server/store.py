@@ -24,6 +24,11 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, BinaryIO
 
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - Windows: temp files are only removed by age
+    fcntl = None  # type: ignore[assignment]
+
 INT32_MAX = 2**31 - 1
 
 _SCHEMA = """
@@ -205,7 +210,9 @@ class Store:
         with self._lock:
             names = {r[0] for r in self._db.execute("SELECT stored_name FROM uploads")}
         for path in self.tmp_dir.iterdir():
-            if path.name.endswith(".part") and _older_than(path, seconds=3600):
+            if path.name.endswith(".part") and (
+                _older_than(path, seconds=3600) or _abandoned(path)
+            ):
                 path.unlink(missing_ok=True)
         for path in self.packages_dir.iterdir():
             if path.name not in names and _older_than(path, seconds=60):
@@ -245,6 +252,7 @@ class Store:
         path = self.tmp_dir / f"{uuid.uuid4().hex}.part"
         try:
             with path.open("w+b") as handle:
+                _hold(handle)
                 yield path, handle
         finally:
             path.unlink(missing_ok=True)
@@ -490,6 +498,26 @@ class Store:
                 )
                 return fault
         return None
+
+
+def _hold(handle: BinaryIO) -> None:
+    """Lock an arriving upload's temp file for as long as its process lives (the kernel drops
+    the lock when the process dies, even by SIGKILL), so recovery can tell it from debris."""
+    if fcntl is not None:
+        with contextlib.suppress(OSError):  # a filesystem without locks: age alone decides
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+
+
+def _abandoned(path: Path) -> bool:
+    """A temp file no live process holds: left by a crash. Unknowable without flock."""
+    if fcntl is None:
+        return False
+    try:
+        with path.open("rb") as handle:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:  # held by a live upload, gone already, or locks unsupported
+        return False
+    return True
 
 
 def _older_than(path: Path, seconds: float) -> bool:

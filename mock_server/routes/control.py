@@ -14,7 +14,7 @@ from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import JSONResponse
 
 from mock_server.faults import FaultSpecError, parse_fault
-from mock_server.routes.inspect import not_found
+from mock_server.routes.inspect import NOT_FOUND_RESPONSE, not_found
 from mock_server.store import Store
 
 router = APIRouter(prefix="/_mock", tags=["mock test control"])
@@ -31,7 +31,7 @@ def _store(request: Request) -> Store:
 def list_pushes(
     request: Request,
     limit: int = Query(100, ge=1, le=1000),
-    offset: int = Query(0, ge=0),
+    offset: int = Query(0, ge=0, le=2**31),
     access_id: str | None = Query(None, alias="accessId"),
 ) -> dict[str, Any]:
     store = _store(request)
@@ -39,7 +39,11 @@ def list_pushes(
     return {"total": store.count_pushes(access_id), "pushes": [p.public() for p in pushes]}
 
 
-@router.get("/pushes/{push_id}", summary="One push, with the upload it targeted")
+@router.get(
+    "/pushes/{push_id}",
+    summary="One push, with the upload it targeted",
+    responses=NOT_FOUND_RESPONSE,
+)
 def get_push(request: Request, push_id: str) -> Any:
     store = _store(request)
     push = store.get_push(int(push_id)) if push_id.isdigit() and len(push_id) < 19 else None
@@ -60,7 +64,7 @@ def get_push(request: Request, push_id: str) -> Any:
 def list_requests(
     request: Request,
     limit: int = Query(100, ge=1, le=10_000),
-    offset: int = Query(0, ge=0),
+    offset: int = Query(0, ge=0, le=2**31),
 ) -> dict[str, Any]:
     store = _store(request)
     return {
@@ -87,6 +91,10 @@ def _bad_fault(error: str, message: str, status: int) -> JSONResponse:
     "/faults",
     summary="Arm a fault: answer a TPNS code, drop the connection, or delay",
     status_code=201,
+    responses={
+        400: {"description": 'the body is not JSON (`{"error": "invalid_json", ...}`)'},
+        422: {"description": 'the fault names a bad field (`{"error": "invalid_fault", ...}`)'},
+    },
     openapi_extra={
         "requestBody": {
             "required": True,
@@ -133,7 +141,12 @@ def clear_faults(request: Request) -> dict[str, str]:
     return {"status": "cleared"}
 
 
-@router.delete("/faults/{fault_id}", summary="Disarm one fault", status_code=204)
+@router.delete(
+    "/faults/{fault_id}",
+    summary="Disarm one fault",
+    status_code=204,
+    responses=NOT_FOUND_RESPONSE,
+)
 def delete_fault(request: Request, fault_id: int) -> Response:
     if not _store(request).delete_fault(fault_id):
         return not_found(f"fault {fault_id}")

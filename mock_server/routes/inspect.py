@@ -34,14 +34,6 @@ UPLOAD_EXAMPLE = {
     "sha256": "b57b869cbbbb9acaea861b223355b0df2647b45fa55f5895cc8e833ab76959a7",
     "createdAt": "2024-01-01T00:00:00.000+00:00",
 }
-NOT_FOUND = {
-    404: {
-        "description": "no upload with this id (never made, or forgotten by a reset)",
-        "content": {
-            "application/json": {"example": {"error": "not_found", "message": "upload 7 not found"}}
-        },
-    }
-}
 
 
 def _example(example: Any) -> dict[int | str, dict[str, Any]]:
@@ -50,6 +42,23 @@ def _example(example: Any) -> dict[int | str, dict[str, Any]]:
 
 def _store(request: Request) -> Store:
     return request.app.state.store  # type: ignore[no-any-return]
+
+
+NOT_FOUND_RESPONSE: dict[int | str, dict[str, Any]] = {
+    404: {
+        "description": "no such upload, push or fault (never made, or forgotten by a reset)",
+        "content": {
+            "application/json": {
+                "schema": {
+                    "type": "object",
+                    "required": ["error", "message"],
+                    "properties": {"error": {"type": "string"}, "message": {"type": "string"}},
+                },
+                "example": {"error": "not_found", "message": "upload 7 not found"},
+            }
+        },
+    }
+}
 
 
 def not_found(what: str) -> JSONResponse:
@@ -80,7 +89,7 @@ async def health(request: Request) -> dict[str, Any]:
 def list_uploads(
     request: Request,
     limit: int = Query(100, ge=1, le=1000),
-    offset: int = Query(0, ge=0),
+    offset: int = Query(0, ge=0, le=2**31),
     access_id: str | None = Query(None, alias="accessId"),
 ) -> dict[str, Any]:
     """Every accepted upload's metadata, paged with ``limit`` and ``offset``; refusals are
@@ -93,7 +102,7 @@ def list_uploads(
 @router.get(
     "/uploads/{upload_id}",
     summary="One upload's metadata, with accountCount",
-    responses={**_example(UPLOAD_EXAMPLE), **NOT_FOUND},
+    responses={**_example(UPLOAD_EXAMPLE), **NOT_FOUND_RESPONSE},
 )
 def get_upload(request: Request, upload_id: int) -> Any:
     """What the mock recorded for the uploadId it answered: file name, sizes, accounts."""
@@ -105,7 +114,7 @@ def get_upload(request: Request, upload_id: int) -> Any:
     "/uploads/{upload_id}/accounts",
     summary="The upload's accounts as parsed, one per line (streamed)",
     response_class=StreamingResponse,
-    responses={200: {"content": {"text/plain": {"example": "alice\nbob\n"}}}, **NOT_FOUND},
+    responses={200: {"content": {"text/plain": {"example": "alice\nbob\n"}}}, **NOT_FOUND_RESPONSE},
 )
 def get_accounts(request: Request, upload_id: int) -> Any:
     """The accounts exactly as the mock read them (BOM and CRs dropped), one per line, with

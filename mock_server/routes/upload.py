@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import time
+from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
@@ -25,7 +26,23 @@ router = APIRouter()
 DRAIN_LIMIT_BYTES = 256 * 1024 * 1024
 DRAIN_LIMIT_S = 10.0
 
-UPLOAD_OPENAPI = {
+# the shapes of the answers, declared so the OpenAPI schema says what the route really sends
+ANSWER_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["retCode", "errMsg"],
+    "properties": {
+        "retCode": {"type": "integer", "description": "0 on success, else a TPNS return code"},
+        "errMsg": {"type": "string"},
+        "uploadId": {"type": "integer", "minimum": 1, "maximum": 2**31 - 1},
+    },
+}
+ERROR_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["retCode", "errMsg"],
+    "properties": {"retCode": {"type": "integer"}, "errMsg": {"type": "string"}},
+}
+
+UPLOAD_OPENAPI: dict[str, Any] = {
     "requestBody": {
         "required": True,
         "content": {
@@ -43,6 +60,7 @@ UPLOAD_OPENAPI = {
             "description": "retCode 0 with the uploadId, or a business error (1008011, ...)",
             "content": {
                 "application/json": {
+                    "schema": ANSWER_SCHEMA,
                     "examples": {
                         "accepted": {"value": {"retCode": 0, "errMsg": "", "uploadId": 1}},
                         "refused": {
@@ -60,12 +78,17 @@ UPLOAD_OPENAPI = {
             "description": "auth failure (retCode 1008003)",
             "content": {
                 "application/json": {
+                    "schema": ERROR_SCHEMA,
                     "example": {
                         "retCode": 1008003,
                         "errMsg": "auth failure: AccessId and SecretKey do not match a known app",
-                    }
+                    },
                 }
             },
+        },
+        "408": {
+            "description": "the body stalled or took too long (retCode 1008011)",
+            "content": {"application/json": {"schema": ERROR_SCHEMA}},
         },
     },
 }
@@ -100,6 +123,7 @@ async def upload_package(request: Request) -> JSONResponse:
                 handle,
                 max_file_bytes=settings.max_upload_bytes,
                 idle_timeout_s=settings.body_idle_timeout_s,
+                deadline_s=settings.body_deadline_s,
                 on_chunk=caller.feed_body,
             )
             caller.verify_body()
