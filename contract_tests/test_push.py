@@ -356,7 +356,7 @@ async def test_fault_1008028_once_then_the_retry_is_accepted(
 
 @pytest.mark.mock_only
 async def test_delay_fault_past_the_clients_timeout_is_a_timeout_error(
-    target: Target, transport: RecordingTransport, arm: Any
+    target: Target, transport: RecordingTransport, api: Api, arm: Any
 ) -> None:
     if target.kind == "in-process":
         pytest.skip("a client's timeout needs a network path: run with --tpns-url")
@@ -368,6 +368,14 @@ async def test_delay_fault_past_the_clients_timeout_is_a_timeout_error(
             await tpns.push(body(audience_type="account_list", account_list=ACCOUNTS))
     assert "Timeout" in caught.value.err_msg
     assert caught.value.url == target.url + "/v3/push/app"
+    # the mock answers the delayed push later; wait for it, so it cannot land in the next test
+    for _ in range(200):
+        journal = (await api.http.get("/_mock/requests")).json()["requests"]
+        if any(e["faultId"] is not None for e in journal):
+            break
+        await asyncio.sleep(0.05)
+    else:
+        raise AssertionError("the delayed push was never answered")
 
 
 @pytest.mark.mock_only
