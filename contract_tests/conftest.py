@@ -7,6 +7,10 @@
   ``TPNS_SECRET_KEY`` from the environment (required). Tests marked ``mock_only`` (they read
   ``/_mock/``) are skipped; tests marked ``push`` run only with ``--tpns-allow-push``.
 
+A second app (for "another app's upload" contracts): in-process the mock is made with two apps;
+against a running mock or Tencent its pair comes from ``TPNS_ACCESS_ID_2`` / ``TPNS_SECRET_KEY_2``,
+and the tests that need it are skipped when those are not set.
+
 Every TPNS answer goes through :class:`RecordingTransport`, so ``--tpns-record`` and the parity
 check (see ``recording.py``) cover raw requests and the client's alike.
 """
@@ -26,6 +30,8 @@ from contract_tests.recording import Recorder, file_name
 
 MOCK_ACCESS_ID = "1500000001"
 MOCK_SECRET_KEY = "tpns-mock-secret-key"
+MOCK_ACCESS_ID_2 = "1500000002"
+MOCK_SECRET_KEY_2 = "tpns-mock-second-app-key"
 TENCENT_URL = "https://api.tpns.tencent.com"
 RECORDINGS = Path(__file__).parent / "recordings"
 RECORDER = pytest.StashKey[Recorder]()
@@ -71,10 +77,23 @@ class Target:
     url: str
     access_id: str
     secret_key: str
+    # the second app's pair, or None when the environment gives none
+    second_app: tuple[str, str] | None = None
 
     @property
     def real(self) -> bool:
         return self.kind == "tencent"
+
+    @property
+    def mock(self) -> bool:
+        """A tpns-mock (in-process or running): ``/_mock/`` is there to inspect and reset."""
+        return self.kind != "tencent"
+
+
+def second_app_from_env() -> tuple[str, str] | None:
+    access_id = os.environ.get("TPNS_ACCESS_ID_2")
+    secret_key = os.environ.get("TPNS_SECRET_KEY_2")
+    return (access_id, secret_key) if access_id and secret_key else None
 
 
 @pytest.fixture(scope="session")
@@ -91,12 +110,19 @@ def target(pytestconfig: pytest.Config) -> Target:
             (url or TENCENT_URL).rstrip("/"),
             os.environ["TPNS_ACCESS_ID"],
             os.environ["TPNS_SECRET_KEY"],
+            second_app_from_env(),
         )
     access_id = os.environ.get("TPNS_ACCESS_ID") or MOCK_ACCESS_ID
     secret_key = os.environ.get("TPNS_SECRET_KEY") or MOCK_SECRET_KEY
     if url:
-        return Target("mock", url.rstrip("/"), access_id, secret_key)
-    return Target("in-process", "http://tpns-mock.invalid", MOCK_ACCESS_ID, MOCK_SECRET_KEY)
+        return Target("mock", url.rstrip("/"), access_id, secret_key, second_app_from_env())
+    return Target(
+        "in-process",
+        "http://tpns-mock.invalid",
+        MOCK_ACCESS_ID,
+        MOCK_SECRET_KEY,
+        (MOCK_ACCESS_ID_2, MOCK_SECRET_KEY_2),
+    )
 
 
 @pytest.fixture(scope="session")
@@ -108,7 +134,8 @@ def asgi_app(target: Target, tmp_path_factory: pytest.TempPathFactory) -> object
 
     # create_app opens the store at once, so the ASGI transport needs no lifespan
     data_dir = tmp_path_factory.mktemp("contract-mock-data")
-    return create_app(replace(Settings(), data_dir=data_dir))
+    apps = {MOCK_ACCESS_ID: MOCK_SECRET_KEY, MOCK_ACCESS_ID_2: MOCK_SECRET_KEY_2}
+    return create_app(replace(Settings(), data_dir=data_dir, apps=apps))
 
 
 class RecordingTransport(httpx.AsyncBaseTransport):
@@ -164,6 +191,14 @@ def transport(target: Target, asgi_app: object | None, recorder: Recorder) -> Re
 async def api(target: Target, transport: RecordingTransport) -> AsyncIterator[Api]:
     async with httpx.AsyncClient(base_url=target.url, transport=transport, timeout=120) as http:
         yield Api(http, target.access_id, target.secret_key)
+
+
+@pytest.fixture
+async def other_api(target: Target, api: Api) -> Api:
+    """Raw requests as the second app (skipped when the target has none configured)."""
+    if target.second_app is None:
+        pytest.skip("needs a second app: set TPNS_ACCESS_ID_2 and TPNS_SECRET_KEY_2")
+    return Api(api.http, *target.second_app)
 
 
 @pytest.fixture(autouse=True)

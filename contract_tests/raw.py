@@ -18,6 +18,7 @@ from typing import Any, Literal
 import httpx
 
 UPLOAD = "/v3/push/package/upload"
+PUSH = "/v3/push/app"
 Auth = Literal["sign", "basic", "none"]
 
 
@@ -29,7 +30,10 @@ class Answer:
 
     @property
     def ret_code(self) -> Any:
-        return self.body.get("retCode") if isinstance(self.body, dict) else None
+        """The upload's ``retCode`` or the push's ``ret_code``."""
+        if not isinstance(self.body, dict):
+            return None
+        return self.body.get("retCode", self.body.get("ret_code"))
 
 
 def tencent_sign(secret: str, timestamp: str, access_id: str, body: bytes) -> str:
@@ -104,9 +108,17 @@ class Api:
         body, content_type = multipart(content, file_name, field_name)
         return await self.post(UPLOAD, body, content_type, auth, **auth_options)
 
-    async def push(self, payload: dict[str, Any]) -> Answer:
-        body = json.dumps(payload).encode()
-        return await self.post("/v3/push/app", body, "application/json")
+    async def push(
+        self,
+        payload: Any = None,
+        *,
+        raw: bytes | None = None,
+        auth: Auth = "sign",
+        **auth_options: Any,
+    ) -> Answer:
+        """``POST /v3/push/app`` with ``payload`` as JSON, or ``raw`` bytes as they are."""
+        body = raw if raw is not None else json.dumps(payload).encode()
+        return await self.post(PUSH, body, "application/json", auth, **auth_options)
 
     # -- /_mock/ inspection (mock targets only) ------------------------------------------------
 

@@ -9,14 +9,16 @@ import subprocess
 import sys
 from pathlib import Path
 
-from conftest import LiveServer
+from conftest import start_server
 
 ROOT = Path(__file__).resolve().parent.parent
+CREDENTIALS = ("TPNS_ACCESS_ID", "TPNS_SECRET_KEY", "TPNS_ACCESS_ID_2", "TPNS_SECRET_KEY_2")
+SECOND_APP = ("1500000002", "contract-second-app-key")
 
 
 def run_suite(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     environment = {**os.environ, **(env or {})}
-    for name in ("TPNS_ACCESS_ID", "TPNS_SECRET_KEY"):
+    for name in CREDENTIALS:
         if env is None or name not in env:
             environment.pop(name, None)
     return subprocess.run(
@@ -29,10 +31,24 @@ def run_suite(*args: str, env: dict[str, str] | None = None) -> subprocess.Compl
     )
 
 
-def test_contract_suite_passes_against_a_running_tpns_mock(live_server: LiveServer) -> None:
-    result = run_suite("--tpns-url", live_server.url)
+def test_contract_suite_passes_against_a_running_tpns_mock(tmp_path: Path) -> None:
+    # started as .ci/run starts it: with a second app, whose pair the suite reads from the
+    # environment, so the "another app's upload" contracts run too
+    server = start_server(
+        tmp_path / "data", env={"TPNS_MOCK_APPS": f"{SECOND_APP[0]}:{SECOND_APP[1]}"}
+    )
+    try:
+        result = run_suite(
+            "--tpns-url",
+            server.url,
+            "-rs",
+            env={"TPNS_ACCESS_ID_2": SECOND_APP[0], "TPNS_SECRET_KEY_2": SECOND_APP[1]},
+        )
+    finally:
+        server.stop()
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
     assert " passed" in result.stdout and "failed" not in result.stdout
+    assert "skipped" not in result.stdout, result.stdout[-2000:]
 
 
 def test_real_target_without_credentials_fails_at_once_naming_both_variables() -> None:

@@ -40,3 +40,13 @@ def test_readme_curl_upload_works_as_printed(live_server: LiveServer, tmp_path: 
         timeout=30,
     ).stdout
     assert out == "alice\nbob\n"
+
+
+def test_readme_push_flow_runs_as_printed(
+    live_server: LiveServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    blocks = re.findall(r"```python\n(.*?)```", README, flags=re.S)
+    block = next(b for b in blocks if "push_package" in b)
+    code = block.replace("http://127.0.0.1:8080", live_server.url)
+    exec(code, {"access_id": "1500000001", "secret_key": "tpns-mock-secret-key"})
+    assert capsys.readouterr().out.strip().isdigit()
