@@ -60,7 +60,7 @@ class TPNSMock:
         """The accounts of an upload, as the mock parsed them."""
         response = self._http.get(f"/_mock/uploads/{upload_id}/accounts")
         response.raise_for_status()
-        return response.text.splitlines()
+        return response.text.split("\n")[:-1]  # not splitlines(): U+2028 is an account char
 
     def reset(self) -> None:
         """Forget every upload (uploadIds keep increasing)."""

@@ -36,6 +36,10 @@ class Caller:
     _hmac: hmac.HMAC | None = field(default=None, repr=False)
     _expected: bytes = field(default=b"", repr=False)
 
+    @property
+    def signed(self) -> bool:
+        return self._hmac is not None
+
     def feed_body(self, chunk: bytes) -> None:
         if self._hmac is not None:
             self._hmac.update(chunk)
@@ -73,7 +77,7 @@ def _basic(authorization: str, apps: Mapping[str, str]) -> Caller:
         raise auth_failure("Authorization must use the Basic scheme")
     try:
         decoded = base64.b64decode(token.strip(), validate=True).decode("utf-8")
-    except (binascii.Error, UnicodeDecodeError):
+    except (binascii.Error, ValueError):  # ValueError: non-ASCII text, bad UTF-8
         raise auth_failure(
             "Authorization: Basic value is not base64 of AccessId:SecretKey"
         ) from None
@@ -98,7 +102,7 @@ def _signed(
     secret = apps.get(access_id)
     if secret is None:
         raise auth_failure("AccessId is not a known app")
-    if not timestamp.isdigit():
+    if not (timestamp.isascii() and timestamp.isdigit() and len(timestamp) <= 12):
         raise auth_failure("TimeStamp must be unix seconds")
     drift = abs(now - int(timestamp))
     if drift > window_s:

@@ -25,6 +25,7 @@ from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from mock_server.faults import ADMIN_PREFIX
+from mock_server.form import asgi_body, drain
 from mock_server.store import Fault, Store
 
 UPLOAD_PATH = "/v3/push/package/upload"
@@ -33,8 +34,6 @@ MAX_JOURNALED_BODY = 64 * 1024  # answers past this are not parsed for their ret
 REDACTED = "[redacted]"
 # a header or query parameter whose name holds one of these may carry a credential
 SECRET_NAME_PARTS = ("auth", "sign", "secret", "key", "token", "password", "cookie", "session")
-DRAIN_LIMIT_BYTES = 256 * 1024 * 1024
-DRAIN_LIMIT_S = 10.0
 
 # keys routes and the fault middleware set in ``scope["state"]`` for the journal to read
 STATE_ACCESS_ID = "tpns_access_id"
@@ -174,7 +173,7 @@ class FaultMiddleware:
             state[STATE_DROPPED] = True
             await _drop_connection(receive, send)
         else:
-            await _drain(receive)
+            await drain(asgi_body(receive))
             response = JSONResponse(
                 fault_answer(scope["path"], spec["retCode"], spec["errMsg"]),
                 status_code=spec["httpStatus"],
@@ -199,19 +198,6 @@ def fault_answer(path: str, code: int, err_msg: str) -> Mapping[str, Any]:
         "err_msg": err_msg,
         "result": "",
     }
-
-
-async def _drain(receive: Receive) -> None:
-    """Read what the client is still sending (bounded), so it can read the answer."""
-    deadline = time.monotonic() + DRAIN_LIMIT_S
-    drained = 0
-    while drained <= DRAIN_LIMIT_BYTES and time.monotonic() < deadline:
-        message = await receive()
-        if message["type"] != "http.request":
-            return
-        drained += len(message.get("body", b""))
-        if not message.get("more_body", False):
-            return
 
 
 class ConnectionDropped(httpx.RemoteProtocolError):

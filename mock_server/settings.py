@@ -34,29 +34,34 @@ def load_apps_file(path: Path) -> dict[str, str]:
     """Read a JSON apps file: ``{"ACCESS_ID": "SECRET_KEY", ...}`` or a list of
     ``{"accessId": ..., "secretKey": ...}`` objects. Errors name the file, never a secret."""
     try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
         raise ValueError(f"cannot read the apps file {str(path)!r}: {exc}") from None
+    return parse_apps_json(text, f"apps file {str(path)!r}")
+
+
+def parse_apps_json(text: str, origin: str) -> dict[str, str]:
+    """Apps as JSON (see ``load_apps_file``); ``origin`` names where they came from in errors."""
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"cannot read {origin}: {exc}") from None
     if isinstance(data, list):
         pairs = []
         for index, item in enumerate(data):
             if not isinstance(item, dict) or not {"accessId", "secretKey"} <= item.keys():
-                raise ValueError(
-                    f"apps file {str(path)!r}: item {index} needs 'accessId' and 'secretKey'"
-                )
+                raise ValueError(f"{origin}: item {index} needs 'accessId' and 'secretKey'")
             pairs.append((item["accessId"], item["secretKey"]))
     elif isinstance(data, dict):
         pairs = list(data.items())
     else:
-        raise ValueError(f"apps file {str(path)!r} must hold a JSON object or array")
+        raise ValueError(f"{origin} must hold a JSON object or array")
     apps: dict[str, str] = {}
     for access_id, secret in pairs:
         if not isinstance(access_id, str) or not access_id.strip():
-            raise ValueError(f"apps file {str(path)!r}: an AccessId is empty or not a string")
+            raise ValueError(f"{origin}: an AccessId is empty or not a string")
         if not isinstance(secret, str) or not secret:
-            raise ValueError(
-                f"apps file {str(path)!r}: the SecretKey of {access_id!r} is empty or not a string"
-            )
+            raise ValueError(f"{origin}: the SecretKey of {access_id!r} is empty or not a string")
         apps[access_id.strip()] = secret
     return apps
 
@@ -102,7 +107,7 @@ class Settings:
             changes["host"] = env["TPNS_MOCK_HOST"]
         if "TPNS_MOCK_PORT" in env:
             changes["port"] = int(env["TPNS_MOCK_PORT"])
-        if env.get("TPNS_MOCK_IN_MEMORY", "").lower() in ("1", "true", "yes"):
+        if env.get("TPNS_MOCK_IN_MEMORY") and _flag(env["TPNS_MOCK_IN_MEMORY"]):
             changes["data_dir"] = None
         elif "TPNS_MOCK_DATA_DIR" in env:
             changes["data_dir"] = Path(env["TPNS_MOCK_DATA_DIR"])
@@ -119,6 +124,10 @@ class Settings:
             apps.update(parse_apps(env["TPNS_MOCK_APPS"]))
         if env.get("TPNS_MOCK_APPS_FILE"):
             apps.update(load_apps_file(Path(env["TPNS_MOCK_APPS_FILE"])))
+        if env.get("TPNS_MOCK_APPS_JSON"):
+            # every app exactly, as {"ACCESS_ID": "SECRET_KEY"}: how --workers hands them over,
+            # since a secret may hold any character the id:secret,... format cannot carry
+            apps = dict(parse_apps_json(env["TPNS_MOCK_APPS_JSON"], "TPNS_MOCK_APPS_JSON"))
         changes["apps"] = apps
         if "TPNS_MOCK_TIMESTAMP_WINDOW" in env:
             changes["timestamp_window_s"] = int(env["TPNS_MOCK_TIMESTAMP_WINDOW"])

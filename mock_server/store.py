@@ -214,6 +214,8 @@ class Store:
                 _older_than(path, seconds=3600) or _abandoned(path)
             ):
                 path.unlink(missing_ok=True)
+            elif path.name.endswith(".new") and _older_than(path, seconds=60):
+                path.unlink(missing_ok=True)  # a crash between creating and locking
         for path in self.packages_dir.iterdir():
             if path.name not in names and _older_than(path, seconds=60):
                 path.unlink(missing_ok=True)
@@ -249,13 +251,17 @@ class Store:
     @contextlib.contextmanager
     def incoming(self) -> Iterator[tuple[Path, BinaryIO]]:
         """A temp file inside the data dir for an arriving upload; removed unless accepted."""
-        path = self.tmp_dir / f"{uuid.uuid4().hex}.part"
+        name = uuid.uuid4().hex
+        staging, path = self.tmp_dir / f"{name}.new", self.tmp_dir / f"{name}.part"
         try:
-            with path.open("w+b") as handle:
+            with staging.open("w+b") as handle:
+                # locked before it is visible as .part, so recovery never takes it for debris
                 _hold(handle)
+                os.replace(staging, path)
                 yield path, handle
         finally:
             path.unlink(missing_ok=True)
+            staging.unlink(missing_ok=True)
 
     def add_upload(
         self,
@@ -338,11 +344,14 @@ class Store:
         Ids keep increasing, so an id a client kept never comes back.
         """
         with self._transaction() as db:
+            # only the files of the rows deleted here: an upload being stored right now has
+            # its file in place before its row, and must keep it
+            names = [r[0] for r in db.execute("SELECT stored_name FROM uploads")]
             db.execute("DELETE FROM uploads")
             for table in ("pushes", "requests", "faults", "throttle"):
                 db.execute(f"DELETE FROM {table}")
-        for path in self.packages_dir.iterdir():
-            path.unlink(missing_ok=True)
+        for name in names:
+            (self.packages_dir / name).unlink(missing_ok=True)
 
     # -- pushes -----------------------------------------------------------------------------
 

@@ -13,6 +13,7 @@ worker, and each finishes its in-flight requests before exiting.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import tempfile
@@ -39,18 +40,16 @@ def settings_env(settings: Settings) -> dict[str, str]:
     """The environment that makes ``Settings.from_env()`` give back ``settings``."""
     if settings.data_dir is None:
         raise ValueError("workers need a data dir they can share")
-    (access_id, secret), *others = settings.apps.items()
     return {
         "TPNS_MOCK_HOST": settings.host,
         "TPNS_MOCK_PORT": str(settings.port),
         "TPNS_MOCK_DATA_DIR": str(settings.data_dir),
         "TPNS_MOCK_RULES": settings.rules.value,
-        "TPNS_MOCK_ACCESS_ID": access_id,
-        "TPNS_MOCK_SECRET_KEY": secret,
-        "TPNS_MOCK_APPS": ",".join(f"{a}:{s}" for a, s in others),
+        "TPNS_MOCK_APPS_JSON": json.dumps(dict(settings.apps)),
         "TPNS_MOCK_TIMESTAMP_WINDOW": str(settings.timestamp_window_s),
         "TPNS_MOCK_MAX_INFLATED_BYTES": str(settings.max_inflated_bytes),
         "TPNS_MOCK_BODY_TIMEOUT": repr(settings.body_idle_timeout_s),
+        "TPNS_MOCK_BODY_DEADLINE": repr(settings.body_deadline_s),
         "TPNS_MOCK_WORKERS": str(settings.workers),
         "TPNS_MOCK_RATE_LIMIT": "1" if settings.push_rate_limit else "0",
         "TPNS_MOCK_JOURNAL_SIZE": str(settings.journal_size),

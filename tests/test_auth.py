@@ -120,3 +120,48 @@ def test_several_apps_each_with_their_own_secret(make_mock: Callable[..., Mock])
     content = accounts_zip(["alice"])
     assert mock.upload(content, auth=("1500000002", "secret-two"))["retCode"] == 0
     assert mock.upload(content, auth=("1500000002", "secret-one"))["retCode"] == 1008003
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"AccessId": ACCESS_ID, "TimeStamp": "9" * 400, "Sign": "abc"},
+        {"AccessId": ACCESS_ID, "TimeStamp": "9" * 5000, "Sign": "abc"},
+        {"AccessId": ACCESS_ID, "TimeStamp": b"\xb2", "Sign": "abc"},  # "²" passes isdigit()
+        {"Authorization": b"Basic \xe9\xe9"},
+    ],
+)
+def test_outlandish_credentials_are_1008003_not_a_crash(mock: Mock, headers: dict) -> None:
+    response = mock.client.post(
+        UPLOAD, files={"file": ("a.zip", accounts_zip(["alice"]))}, headers=headers
+    )
+    assert response.status_code == 403
+    assert response.json()["retCode"] == 1008003
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type"),
+    [
+        (b'--XyZ\r\nContent-Disposition: form-data; name="other"\r\n\r\nx\r\n--XyZ--\r\n', "XyZ"),
+        (b'--XyZ\r\nContent-Disposition: form-data; name="file"; filename="a.zip"\r\n', "XyZ"),
+        (b"not multipart at all", None),
+    ],
+)
+def test_a_wrong_sign_is_1008003_even_when_the_form_is_broken_too(
+    mock: Mock, body: bytes, content_type: str | None
+) -> None:
+    stamp = str(int(time.time()))
+    headers = {
+        "content-type": f"multipart/form-data; boundary={content_type}" if content_type else "x/y",
+        "AccessId": ACCESS_ID,
+        "TimeStamp": stamp,
+        "Sign": sign("not-the-secret", stamp, ACCESS_ID, body),
+    }
+    response = mock.client.post(UPLOAD, content=body, headers=headers)
+    assert response.status_code == 403
+    assert response.json()["retCode"] == 1008003
+    # with the right Sign, the form's own problem is what is reported
+    headers["Sign"] = sign(SECRET, stamp, ACCESS_ID, body)
+    response = mock.client.post(UPLOAD, content=body, headers=headers)
+    assert response.status_code == 200
+    assert response.json()["retCode"] in (1008001, 1008002)

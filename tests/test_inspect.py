@@ -35,3 +35,14 @@ def test_reset_forgets_uploads_and_their_files(mock: Mock) -> None:
     assert mock.client.get(f"/_mock/uploads/{first}").status_code == 404
     assert mock.leftovers() == []
     assert mock.upload(accounts_zip(["alice"]))["uploadId"] > first
+
+
+def test_reset_keeps_the_file_of_an_upload_being_stored(mock: Mock) -> None:
+    """An upload whose file is in place but whose row is not yet committed survives a reset."""
+    store = mock.client.app.state.store  # type: ignore[attr-defined]
+    in_flight = store.packages_dir / "in-flight.zip"
+    in_flight.write_bytes(b"PK")
+    mock.upload(accounts_zip(["alice"]))
+    mock.client.post("/_mock/reset")
+    assert in_flight.exists()
+    assert mock.leftovers() == ["packages/in-flight.zip"]

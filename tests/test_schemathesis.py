@@ -10,6 +10,7 @@ other default check does.
 
 from __future__ import annotations
 
+import atexit
 import base64
 from collections.abc import Iterator
 from typing import Any
@@ -30,6 +31,8 @@ BASIC = "Basic " + base64.b64encode(f"{DEFAULT_ACCESS_ID}:{DEFAULT_SECRET_KEY}".
 
 
 APP = create_app(Settings(data_dir=None))  # a throwaway data dir, removed at module end
+# ...or at exit, when the module is only collected (`-m container`, `-k`, `--collect-only`)
+atexit.register(APP.state.store.close)
 
 
 async def app_without_lifespan(scope: dict[str, Any], receive: Any, send: Any) -> None:

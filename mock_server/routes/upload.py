@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import contextlib
-import time
+from collections.abc import AsyncIterator
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -11,9 +10,9 @@ from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect
 
-from mock_server.auth import authenticate
+from mock_server.auth import Caller, authenticate
 from mock_server.errors import SERVICE_ERROR, UPLOAD_FILE_ERROR, TPNSError
-from mock_server.form import BodyTooLarge, receive_file
+from mock_server.form import drain, receive_file
 from mock_server.middleware import STATE_ACCESS_ID
 from mock_server.package import validate_package
 from mock_server.settings import Settings
@@ -21,10 +20,6 @@ from mock_server.store import Store, StoreFull
 
 router = APIRouter()
 
-# after refusing an oversized body, read and discard at most this much more so the client
-# sees the answer instead of a reset connection; past it the connection is simply closed
-DRAIN_LIMIT_BYTES = 256 * 1024 * 1024
-DRAIN_LIMIT_S = 10.0
 
 # the shapes of the answers, declared so the OpenAPI schema says what the route really sends
 ANSWER_SCHEMA: dict[str, Any] = {
@@ -112,20 +107,24 @@ async def upload_package(request: Request) -> JSONResponse:
     settings: Settings = request.app.state.settings
     store: Store = request.app.state.store
     body = request.stream()
+    caller: Caller | None = None
     try:
         caller = authenticate(request.headers, settings.apps, settings.timestamp_window_s)
         with store.incoming() as (path, handle):
             content_length = request.headers.get("content-length")
-            received = await receive_file(
-                body,
-                request.headers.get("content-type", ""),
-                int(content_length) if content_length and content_length.isdigit() else None,
-                handle,
-                max_file_bytes=settings.max_upload_bytes,
-                idle_timeout_s=settings.body_idle_timeout_s,
-                deadline_s=settings.body_deadline_s,
-                on_chunk=caller.feed_body,
-            )
+            try:
+                received = await receive_file(
+                    body,
+                    request.headers.get("content-type", ""),
+                    int(content_length) if content_length and content_length.isdigit() else None,
+                    handle,
+                    max_file_bytes=settings.max_upload_bytes,
+                    idle_timeout_s=settings.body_idle_timeout_s,
+                    deadline_s=settings.body_deadline_s,
+                    on_chunk=caller.feed_body,
+                )
+            except TPNSError as error:
+                return await _refuse_body(error, body, caller)
             caller.verify_body()
             setattr(request.state, STATE_ACCESS_ID, caller.access_id)
             summary = await run_in_threadpool(
@@ -135,7 +134,8 @@ async def upload_package(request: Request) -> JSONResponse:
                 settings.rules,
                 settings.max_inflated_bytes,
             )
-            handle.close()
+            # the file stays open (and locked) until it is in place, so no recovering worker
+            # mistakes it for a crashed upload's debris
             upload = await run_in_threadpool(
                 store.add_upload,
                 path,
@@ -149,9 +149,6 @@ async def upload_package(request: Request) -> JSONResponse:
                 account_count=summary.account_count,
                 sha256=received.sha256,
             )
-    except BodyTooLarge as error:
-        await _drain(body)
-        return upload_error(error)
     except TPNSError as error:
         return upload_error(error)
     except StoreFull as error:
@@ -161,12 +158,20 @@ async def upload_package(request: Request) -> JSONResponse:
     return JSONResponse({"retCode": 0, "errMsg": "", "uploadId": upload.id})
 
 
-async def _drain(body: object) -> None:
-    """Discard what the client is still sending (bounded), so it can read the refusal."""
-    deadline = time.monotonic() + DRAIN_LIMIT_S
-    drained = 0
-    with contextlib.suppress(Exception):
-        async for chunk in body:  # type: ignore[attr-defined]
-            drained += len(chunk)
-            if drained > DRAIN_LIMIT_BYTES or time.monotonic() > deadline:
-                break
+async def _refuse_body(
+    error: TPNSError, body: AsyncIterator[bytes], caller: Caller
+) -> JSONResponse:
+    """Refuse a body that broke a form rule, but check a signed request's Sign first.
+
+    The Sign covers the whole body, so the rest is read (within the drain bounds) and fed to it:
+    a wrong Sign is then 1008003 whatever else is wrong, as for any other endpoint. A body too
+    big to drain, or one that stalled, keeps its own refusal; its Sign cannot be checked.
+    """
+    if error.http_status == 408:
+        return upload_error(error)
+    if await drain(body, caller.feed_body) and caller.signed:
+        try:
+            caller.verify_body()
+        except TPNSError as auth_error:
+            return upload_error(auth_error)
+    return upload_error(error)
