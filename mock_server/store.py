@@ -370,10 +370,12 @@ class Store:
         interval_s: float = 0.0,
         now: float | None = None,
     ) -> Push:
-        """Record a push; with ``slot``, first claim that rate-limit slot (see :meth:`throttle`).
+        """Record a push; with ``slot``, first claim that rate-limit slot, free once
+        ``interval_s`` has passed since its last claim.
 
-        Claim and insert are one IMMEDIATE transaction: a push refused by the limit stores
-        nothing (:class:`SlotTaken`), and a push that fails to store leaves the slot free.
+        Claim and insert are one IMMEDIATE transaction, atomic across worker processes: two
+        racing pushes never both get the slot, a push refused by the limit stores nothing
+        (:class:`SlotTaken`), and a push that fails to be stored leaves the slot free.
         """
         with self._transaction() as db:
             if slot is not None:
@@ -426,8 +428,8 @@ class Store:
 
     @staticmethod
     def _claim(db: sqlite3.Connection, key: str, interval_s: float, now: float) -> float:
-        """Inside an IMMEDIATE transaction: take ``key``'s slot (0.0) or say how long until it
-        frees."""
+        """Inside an IMMEDIATE transaction: take ``key``'s slot if ``interval_s`` has passed
+        since its last claim (0.0), else say how many seconds until it frees."""
         row = db.execute("SELECT last_at FROM throttle WHERE key = ?", (key,)).fetchone()
         if row is not None and now - row[0] < interval_s:
             return float(interval_s - (now - row[0]))
@@ -437,15 +439,6 @@ class Store:
             (key, now),
         )
         return 0.0
-
-    def throttle(self, key: str, interval_s: float, now: float | None = None) -> float:
-        """Claim ``key``'s slot if ``interval_s`` has passed since the last claim.
-
-        Returns 0.0 when claimed, else the seconds still to wait. Atomic across worker
-        processes (one IMMEDIATE transaction), so two racing requests never both get the slot.
-        """
-        with self._transaction() as db:
-            return self._claim(db, key, interval_s, time.time() if now is None else now)
 
     # -- request journal --------------------------------------------------------------------
 
