@@ -13,9 +13,15 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from mock_server.errors import AUTH_FAILURE, MEANINGS
+from mock_server.values import has_lone_surrogate, is_int
 
 ACTIONS = ("error", "drop", "delay")
 MAX_DELAY_MS = 600_000
+MAX_TIMES = 2**31 - 1
+MAX_PATH_CHARS = 1000
+MAX_METHOD_CHARS = 20
+MAX_ERR_MSG_CHARS = 4096
+MAX_BODY_BYTES = 64 * 1024  # a fault body is a few hundred bytes
 ADMIN_PREFIX = "/_mock"
 FIELDS = (
     "path",
@@ -50,15 +56,20 @@ class FaultSpec:
         return asdict(self)
 
 
-def _is_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
 def _int_in(data: dict[str, Any], name: str, low: int, high: int, default: int) -> int:
     value = data.get(name, default)
-    if not _is_int(value) or not low <= value <= high:
+    if not is_int(value) or not low <= value <= high:
         raise FaultSpecError(f"{name!r} must be an integer from {low} to {high}, not {value!r}")
     return int(value)
+
+
+def _check_text(name: str, value: str, max_chars: int) -> None:
+    if len(value) > max_chars:
+        raise FaultSpecError(f"{name!r} has {len(value)} characters; at most {max_chars}")
+    if has_lone_surrogate(value):
+        raise FaultSpecError(
+            f"{name!r} holds a lone UTF-16 surrogate (a \\ud800-\\udfff escape without its pair)"
+        )
 
 
 def parse_fault(data: Any) -> FaultSpec:
@@ -70,13 +81,18 @@ def parse_fault(data: Any) -> FaultSpec:
         raise FaultSpecError(f"unknown field(s) {unknown}; the fields are {list(FIELDS)}")
 
     path = data.get("path")
-    if not isinstance(path, str) or not path.startswith("/") or len(path) > 1000:
+    if not isinstance(path, str) or not path.startswith("/"):
         raise FaultSpecError("'path' is required: the request path to fail, e.g. '/v3/push/app'")
+    _check_text("path", path, MAX_PATH_CHARS)
     if path == ADMIN_PREFIX or path.startswith(ADMIN_PREFIX + "/"):
         raise FaultSpecError("'path' must be a TPNS path; /_mock/ endpoints cannot be failed")
     method = data.get("method")
     if method is not None:
-        if not isinstance(method, str) or not method.isalpha():
+        if (
+            not isinstance(method, str)
+            or not (method.isascii() and method.isalpha())
+            or len(method) > MAX_METHOD_CHARS
+        ):
             raise FaultSpecError(f"'method' must be an HTTP method like 'POST', not {method!r}")
         method = method.upper()
 
@@ -88,7 +104,7 @@ def parse_fault(data: Any) -> FaultSpec:
     ret_code = data.get("retCode")
     err_msg = data.get("errMsg")
     if action == "error":
-        if not _is_int(ret_code) or not 0 <= ret_code < 2**31:
+        if not is_int(ret_code) or not 0 <= ret_code < 2**31:
             raise FaultSpecError(
                 "'retCode' is required for action 'error': the TPNS code to answer, "
                 f"e.g. 1008028 (got {ret_code!r})"
@@ -97,6 +113,7 @@ def parse_fault(data: Any) -> FaultSpec:
             err_msg = MEANINGS.get(ret_code, "error")
         if not isinstance(err_msg, str):
             raise FaultSpecError("'errMsg' must be a string")
+        _check_text("errMsg", err_msg, MAX_ERR_MSG_CHARS)
         default_status = 403 if ret_code == AUTH_FAILURE else 200
         http_status = _int_in(data, "httpStatus", 200, 599, default_status)
     else:
@@ -108,9 +125,9 @@ def parse_fault(data: Any) -> FaultSpec:
         http_status = 0
 
     times = data.get("times", 1)
-    if times is not None and (not _is_int(times) or times < 1):
+    if times is not None and (not is_int(times) or not 1 <= times <= MAX_TIMES):
         raise FaultSpecError(
-            f"'times' must be a positive integer, or null for every time: {times!r}"
+            f"'times' must be an integer from 1 to {MAX_TIMES}, or null for every time: {times!r}"
         )
     probability = data.get("probability", 1.0)
     if (

@@ -1,8 +1,9 @@
 """The push rules: the raw body of ``POST /v3/push/app`` in, a checked :class:`PushRequest` out.
 
 Pure Python, no web framework: the route reads the body and authenticates, this module says
-whether the body is a push Tencent would take, and the route then looks the upload up in the
-store. Every refusal is a :class:`~mock_server.errors.TPNSError` naming the field and the rule:
+whether the body is a push Tencent would take; the route then looks the upload up in the store
+and :func:`check_target` says whether the push may go to it. Every refusal is a
+:class:`~mock_server.errors.TPNSError` naming the field and the rule:
 1008001 when the body cannot be read as a JSON object, 1008002 when a required field is absent,
 1008007 when a field has the wrong type or value, 10010012 for a malformed ``send_time``.
 Sources and choices are in docs/fidelity.md.
@@ -11,18 +12,26 @@ Sources and choices are in docs/fidelity.md.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from mock_server.errors import (
     ILLEGAL_SEND_TIME,
     INVALID_PARAM,
     MISSING_PARAM,
     PARAM_PARSE_ERROR,
+    PUSH_TARGET_NOT_FOUND,
+    RATE_LIMITED,
     TPNSError,
 )
+from mock_server.package import TOKEN_CHARS, Rules, first_non_token
+from mock_server.values import first_lone_surrogate, is_int
+
+if TYPE_CHECKING:
+    from mock_server.store import Upload
 
 PACKAGE_AUDIENCES = frozenset({"package_account_push", "package_token_push"})
 AUDIENCES = frozenset(
@@ -66,10 +75,6 @@ def _invalid(name: str, rule: str) -> TPNSError:
     return TPNSError(INVALID_PARAM, f"{name!r} {rule}")
 
 
-def _is_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
 def _refuse_constant(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
 
@@ -101,7 +106,7 @@ def parse_body(raw: bytes) -> dict[str, Any]:
 def seq_of(body: Mapping[str, Any]) -> int:
     """The request's ``seq``, echoed in every answer; 0 when absent or unusable."""
     seq = body.get("seq")
-    return seq if _is_int(seq) and 0 <= seq < 2**63 else 0
+    return seq if is_int(seq) and 0 <= seq < 2**63 else 0
 
 
 def _string_list(body: Mapping[str, Any], name: str, audience: str) -> int:
@@ -183,7 +188,7 @@ def _optional_int(
     if name not in body:
         return
     value = body[name]
-    if not _is_int(value) or value < 0:
+    if not is_int(value) or value < 0:
         raise _invalid(name, "must be a non-negative integer")
     if allowed is not None and value not in allowed:
         raise _invalid(name, f"must be one of {sorted(allowed)}, not {value}")
@@ -211,7 +216,7 @@ def check_push(body: Mapping[str, Any]) -> PushRequest:
         raise _missing("environment", " for an iOS push ('product' or 'dev')")
     else:
         environment = DEFAULT_ENVIRONMENT
-    if "seq" in body and not (_is_int(body["seq"]) and 0 <= body["seq"] < 2**63):
+    if "seq" in body and not (is_int(body["seq"]) and 0 <= body["seq"] < 2**63):
         raise _invalid("seq", "must be a non-negative 64-bit integer")
 
     upload_id: int | None = None
@@ -220,7 +225,7 @@ def check_push(body: Mapping[str, Any]) -> PushRequest:
         if "upload_id" not in body:
             raise _missing("upload_id", f" for audience_type {audience!r}")
         upload_id = body["upload_id"]
-        if not _is_int(upload_id) or not 0 < upload_id < 2**31:
+        if not is_int(upload_id) or not 0 < upload_id < 2**31:
             raise _invalid("upload_id", "must be the positive integer an upload answered with")
     elif audience == "tag":
         _check_tag(body)
@@ -240,6 +245,11 @@ def check_push(body: Mapping[str, Any]) -> PushRequest:
             raise TPNSError(
                 ILLEGAL_SEND_TIME, f"'send_time' must read 'YYYY-MM-DD HH:MM:SS', not {send_time!r}"
             ) from None
+    unencodable = first_lone_surrogate(body, "")
+    if unencodable is not None:
+        raise _invalid(
+            unencodable, "holds a lone UTF-16 surrogate (a \\ud800-\\udfff escape without its pair)"
+        )
     return PushRequest(
         audience_type=str(audience),
         message_type=str(message_type),
@@ -249,4 +259,47 @@ def check_push(body: Mapping[str, Any]) -> PushRequest:
         upload_id=upload_id,
         target_count=target_count,
         body=body,
+    )
+
+
+def check_target(
+    push: PushRequest,
+    access_id: str,
+    upload: Upload | None,
+    package_path: Callable[[Upload], Path],
+) -> Upload:
+    """The upload a package push names, if it may be pushed to: the caller's own (another app's
+    upload is as unknown as a missing one, 10010005) and, for ``package_token_push``, a package
+    of 36-character tokens (else 1008007 naming the first other line). Reads the package, so
+    the route calls it off the event loop."""
+    assert push.upload_id is not None
+    if upload is None or upload.access_id != access_id:
+        raise TPNSError(
+            PUSH_TARGET_NOT_FOUND,
+            f"upload_id {push.upload_id} is not an upload of this app (AccessId {access_id})",
+        )
+    if push.audience_type == "package_token_push":
+        try:
+            with package_path(upload).open("rb") as handle:
+                problem = first_non_token(handle, upload.file_name, Rules(upload.rules))
+        except OSError:
+            raise TPNSError(
+                PUSH_TARGET_NOT_FOUND, f"upload_id {push.upload_id} no longer exists"
+            ) from None
+        if problem is not None:
+            line, chars = problem
+            raise TPNSError(
+                INVALID_PARAM,
+                f"upload_id {push.upload_id} is not a token package: line {line} has {chars} "
+                f"characters, a token has {TOKEN_CHARS} (use package_account_push for accounts)",
+            )
+    return upload
+
+
+def rate_limited(wait_s: float, interval_s: float) -> TPNSError:
+    """1008028 for a limited push made ``wait_s`` before the app's slot frees."""
+    return TPNSError(
+        RATE_LIMITED,
+        f"at most one full, tag or package push per {interval_s:g} s per app; "
+        f"retry in {wait_s:.2f} s",
     )

@@ -171,6 +171,14 @@ class Fault:
         }
 
 
+class SlotTaken(Exception):
+    """A rate-limit slot was claimed less than its interval ago; nothing was stored."""
+
+    def __init__(self, wait_s: float) -> None:
+        super().__init__(f"the slot frees in {wait_s:.2f} s")
+        self.wait_s = wait_s
+
+
 class StoreFull(Exception):
     """uploadId would pass int32, the largest id TPNS's answer can carry."""
 
@@ -367,8 +375,22 @@ class Store:
         upload_id: int | None,
         target_count: int | None,
         body: str,
+        slot: str | None = None,
+        interval_s: float = 0.0,
+        now: float | None = None,
     ) -> Push:
+        """Record a push; with ``slot``, first claim that rate-limit slot, free once
+        ``interval_s`` has passed since its last claim.
+
+        Claim and insert are one IMMEDIATE transaction, atomic across worker processes: two
+        racing pushes never both get the slot, a push refused by the limit stores nothing
+        (:class:`SlotTaken`), and a push that fails to be stored leaves the slot free.
+        """
         with self._transaction() as db:
+            if slot is not None:
+                wait = self._claim(db, slot, interval_s, time.time() if now is None else now)
+                if wait:
+                    raise SlotTaken(wait)
             cursor = db.execute(
                 "INSERT INTO pushes (access_id, audience_type, message_type, platform,"
                 " environment, seq, upload_id, target_count, body, created_at)"
@@ -413,22 +435,18 @@ class Store:
                 ).fetchone()[0]
             )
 
-    def throttle(self, key: str, interval_s: float, now: float | None = None) -> float:
-        """Claim ``key``'s slot if ``interval_s`` has passed since the last claim.
-
-        Returns 0.0 when claimed, else the seconds still to wait. Atomic across worker
-        processes (one IMMEDIATE transaction), so two racing requests never both get the slot.
-        """
-        now = time.time() if now is None else now
-        with self._transaction() as db:
-            row = db.execute("SELECT last_at FROM throttle WHERE key = ?", (key,)).fetchone()
-            if row is not None and now - row[0] < interval_s:
-                return float(interval_s - (now - row[0]))
-            db.execute(
-                "INSERT INTO throttle (key, last_at) VALUES (?, ?)"
-                " ON CONFLICT(key) DO UPDATE SET last_at = excluded.last_at",
-                (key, now),
-            )
+    @staticmethod
+    def _claim(db: sqlite3.Connection, key: str, interval_s: float, now: float) -> float:
+        """Inside an IMMEDIATE transaction: take ``key``'s slot if ``interval_s`` has passed
+        since its last claim (0.0), else say how many seconds until it frees."""
+        row = db.execute("SELECT last_at FROM throttle WHERE key = ?", (key,)).fetchone()
+        if row is not None and now - row[0] < interval_s:
+            return float(interval_s - (now - row[0]))
+        db.execute(
+            "INSERT INTO throttle (key, last_at) VALUES (?, ?)"
+            " ON CONFLICT(key) DO UPDATE SET last_at = excluded.last_at",
+            (key, now),
+        )
         return 0.0
 
     # -- request journal --------------------------------------------------------------------

@@ -12,9 +12,12 @@ from typing import Any
 
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import ClientDisconnect
 
-from mock_server.faults import FaultSpecError, parse_fault
-from mock_server.routes.inspect import NOT_FOUND_RESPONSE, not_found
+from mock_server.body import BodyTimeout, BodyTooLong, read_bounded
+from mock_server.faults import MAX_BODY_BYTES, FaultSpecError, parse_fault
+from mock_server.routes.inspect import NOT_FOUND_RESPONSE, not_found, storable_id
 from mock_server.store import Store
 
 router = APIRouter(prefix="/_mock", tags=["mock test control"])
@@ -46,7 +49,10 @@ def list_pushes(
 )
 def get_push(request: Request, push_id: str) -> Any:
     store = _store(request)
-    push = store.get_push(int(push_id)) if push_id.isdigit() and len(push_id) < 19 else None
+    # ASCII digits only: "²".isdigit() holds (then int() fails), and int() reads full-width
+    # digits as ASCII ones, so a push would have two names
+    is_id = push_id.isascii() and push_id.isdecimal() and len(push_id) < 19
+    push = store.get_push(int(push_id)) if is_id else None
     if push is None:
         return not_found(f"push {push_id}")
     upload = store.get_upload(push.upload_id) if push.upload_id is not None else None
@@ -93,6 +99,8 @@ def _bad_fault(error: str, message: str, status: int) -> JSONResponse:
     status_code=201,
     responses={
         400: {"description": 'the body is not JSON (`{"error": "invalid_json", ...}`)'},
+        408: {"description": 'the body stalled or outlasted the deadline (`"timeout"`)'},
+        413: {"description": f'the body passes {MAX_BODY_BYTES:,} bytes (`"too_large"`)'},
         422: {"description": 'the fault names a bad field (`{"error": "invalid_fault", ...}`)'},
     },
     openapi_extra={
@@ -115,7 +123,28 @@ def _bad_fault(error: str, message: str, status: int) -> JSONResponse:
     },
 )
 async def add_fault(request: Request) -> Any:
-    raw = await request.body()
+    """Async only to read the body (bounded in size and time); the store is written from the
+    threadpool, so a busy database never stalls the event loop."""
+    settings = request.app.state.settings
+    try:
+        raw = b"".join(
+            [
+                chunk
+                async for chunk in read_bounded(
+                    request.stream(),
+                    max_bytes=MAX_BODY_BYTES,
+                    idle_timeout_s=settings.body_idle_timeout_s,
+                    deadline_s=settings.body_deadline_s,
+                    what="the fault body",
+                )
+            ]
+        )
+    except BodyTooLong as exc:
+        return _bad_fault("too_large", f"{exc}; a fault is a small JSON object", 413)
+    except BodyTimeout as exc:
+        return _bad_fault("timeout", str(exc), 408)
+    except ClientDisconnect:
+        return _bad_fault("invalid_json", "the client disconnected before the body was read", 400)
     try:
         data = json.loads(raw)
     except (ValueError, RecursionError) as exc:
@@ -124,8 +153,12 @@ async def add_fault(request: Request) -> Any:
         spec = parse_fault(data)
     except FaultSpecError as exc:
         return _bad_fault("invalid_fault", str(exc), 422)
-    fault = _store(request).add_fault(
-        path=spec.path, method=spec.method, times=spec.times, spec=json.dumps(spec.public())
+    fault = await run_in_threadpool(
+        _store(request).add_fault,
+        path=spec.path,
+        method=spec.method,
+        times=spec.times,
+        spec=json.dumps(spec.public()),
     )
     return JSONResponse(fault.public(), status_code=201)
 
@@ -148,6 +181,6 @@ def clear_faults(request: Request) -> dict[str, str]:
     responses=NOT_FOUND_RESPONSE,
 )
 def delete_fault(request: Request, fault_id: int) -> Response:
-    if not _store(request).delete_fault(fault_id):
+    if not storable_id(fault_id) or not _store(request).delete_fault(fault_id):
         return not_found(f"fault {fault_id}")
     return Response(status_code=204)

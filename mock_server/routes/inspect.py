@@ -61,6 +61,15 @@ NOT_FOUND_RESPONSE: dict[int | str, dict[str, Any]] = {
 }
 
 
+MAX_ID = 2**63 - 1  # SQLite's largest integer
+
+
+def storable_id(value: int) -> bool:
+    """Whether ``value`` can be an id at all. Ids start at 1, and SQLite raises OverflowError
+    for an integer past 64 bits, so any other value is answered "not found" without a query."""
+    return 1 <= value <= MAX_ID
+
+
 def not_found(what: str) -> JSONResponse:
     return JSONResponse({"error": "not_found", "message": f"{what} not found"}, status_code=404)
 
@@ -106,7 +115,7 @@ def list_uploads(
 )
 def get_upload(request: Request, upload_id: int) -> Any:
     """What the mock recorded for the uploadId it answered: file name, sizes, accounts."""
-    upload = _store(request).get_upload(upload_id)
+    upload = _store(request).get_upload(upload_id) if storable_id(upload_id) else None
     return upload.public() if upload else not_found(f"upload {upload_id}")
 
 
@@ -120,7 +129,7 @@ def get_accounts(request: Request, upload_id: int) -> Any:
     """The accounts exactly as the mock read them (BOM and CRs dropped), one per line, with
     their count in ``X-Account-Count``."""
     store = _store(request)
-    upload = store.get_upload(upload_id)
+    upload = store.get_upload(upload_id) if storable_id(upload_id) else None
     if upload is None:
         return not_found(f"upload {upload_id}")
     return StreamingResponse(

@@ -1,9 +1,11 @@
 """``POST /v3/push/app``: the push API, answered in TPNS's snake_case shape.
 
-The route authenticates, reads the (bounded) body, hands it to :mod:`mock_server.push` for the
-rules, looks a package push's upload up in the store (it must be the caller's own), applies the
-rate limit and records the push. Errors carry the same six keys as success, so a client that
-decodes the answer into a fixed structure never meets a missing field.
+The route authenticates, reads the body (bounded in size and time), hands it to
+:mod:`mock_server.push` for the rules, fetches a package push's upload for
+:func:`~mock_server.push.check_target` to judge, and records the push, claiming the app's
+rate-limit slot in the same store transaction (so a push that fails to be stored never uses
+it). Errors carry the same six keys as success, so a client that decodes the answer into a
+fixed structure never meets a missing field.
 """
 
 from __future__ import annotations
@@ -17,18 +19,19 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect
 
 from mock_server.auth import Caller, authenticate
-from mock_server.errors import (
-    INVALID_PARAM,
-    PARAM_PARSE_ERROR,
-    PUSH_TARGET_NOT_FOUND,
-    RATE_LIMITED,
-    TPNSError,
-)
+from mock_server.body import BodyTimeout, timed_chunks
+from mock_server.errors import INVALID_PARAM, PARAM_PARSE_ERROR, TPNSError
 from mock_server.middleware import STATE_ACCESS_ID
-from mock_server.package import TOKEN_CHARS, Rules, first_non_token
-from mock_server.push import MAX_BODY_BYTES, PushRequest, check_push, parse_body, seq_of
+from mock_server.push import (
+    MAX_BODY_BYTES,
+    check_push,
+    check_target,
+    parse_body,
+    rate_limited,
+    seq_of,
+)
 from mock_server.settings import Settings
-from mock_server.store import Store, Upload
+from mock_server.store import SlotTaken, Store
 
 router = APIRouter()
 
@@ -66,6 +69,7 @@ PUSH_OPENAPI = {
             },
         },
         "403": {"description": "auth failure (ret_code 1008003)"},
+        "408": {"description": "the body stalled or outlasted the body deadline (1008001)"},
     },
 }
 
@@ -91,47 +95,27 @@ def push_answer(
     return JSONResponse(body, status_code=http_status)
 
 
-async def _read_body(request: Request, caller: Caller) -> bytes:
+async def _read_body(request: Request, caller: Caller, settings: Settings) -> bytes:
+    """The body, refused once it passes MAX_BODY_BYTES, stalls, or outlasts the deadline."""
     chunks: list[bytes] = []
     size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > MAX_BODY_BYTES:
-            raise TPNSError(
-                INVALID_PARAM, f"the body passes {MAX_BODY_BYTES:,} bytes; a push is far smaller"
-            )
-        caller.feed_body(chunk)
-        chunks.append(chunk)
-    return b"".join(chunks)
-
-
-async def _target_upload(store: Store, push: PushRequest, access_id: str) -> Upload:
-    """The caller's own upload; another app's upload is as unknown as a missing one."""
-    assert push.upload_id is not None
-    upload = await run_in_threadpool(store.get_upload, push.upload_id)
-    if upload is None or upload.access_id != access_id:
-        raise TPNSError(
-            PUSH_TARGET_NOT_FOUND,
-            f"upload_id {push.upload_id} is not an upload of this app (AccessId {access_id})",
-        )
-    if push.audience_type == "package_token_push":
-        try:
-            with store.package_path(upload).open("rb") as handle:
-                problem = await run_in_threadpool(
-                    first_non_token, handle, upload.file_name, Rules(upload.rules)
+    try:
+        async for chunk in timed_chunks(
+            request.stream(),
+            idle_timeout_s=settings.body_idle_timeout_s,
+            deadline_s=settings.body_deadline_s,
+        ):
+            size += len(chunk)
+            if size > MAX_BODY_BYTES:
+                raise TPNSError(
+                    INVALID_PARAM,
+                    f"the body passes {MAX_BODY_BYTES:,} bytes; a push is far smaller",
                 )
-        except OSError:
-            raise TPNSError(
-                PUSH_TARGET_NOT_FOUND, f"upload_id {push.upload_id} no longer exists"
-            ) from None
-        if problem is not None:
-            line, chars = problem
-            raise TPNSError(
-                INVALID_PARAM,
-                f"upload_id {push.upload_id} is not a token package: line {line} has {chars} "
-                f"characters, a token has {TOKEN_CHARS} (use package_account_push for accounts)",
-            )
-    return upload
+            caller.feed_body(chunk)
+            chunks.append(chunk)
+    except BodyTimeout as exc:
+        raise TPNSError(PARAM_PARSE_ERROR, str(exc), http_status=408) from None
+    return b"".join(chunks)
 
 
 @router.post(
@@ -147,7 +131,7 @@ async def push_app(request: Request) -> JSONResponse:
     environment = ""
     try:
         caller = authenticate(request.headers, settings.apps, settings.timestamp_window_s)
-        raw = await _read_body(request, caller)
+        raw = await _read_body(request, caller, settings)
         caller.verify_body()
         setattr(request.state, STATE_ACCESS_ID, caller.access_id)
         body = parse_body(raw)
@@ -155,30 +139,30 @@ async def push_app(request: Request) -> JSONResponse:
         push = check_push(body)
         environment = push.environment
         if push.upload_id is not None:
-            await _target_upload(store, push, caller.access_id)
-        if settings.push_rate_limit and push.rate_limited:
-            wait = await run_in_threadpool(
-                store.throttle, f"push:{caller.access_id}", settings.push_interval_s
+            upload = await run_in_threadpool(store.get_upload, push.upload_id)
+            await run_in_threadpool(
+                check_target, push, caller.access_id, upload, store.package_path
             )
-            if wait:
-                raise TPNSError(
-                    RATE_LIMITED,
-                    f"at most one full, tag or package push per {settings.push_interval_s:g} s "
-                    f"per app; retry in {wait:.2f} s",
+        limited = settings.push_rate_limit and push.rate_limited
+        stored_body = json.dumps(push.body, ensure_ascii=False)
+        try:
+            record = await run_in_threadpool(
+                lambda: store.add_push(
+                    access_id=caller.access_id,
+                    audience_type=push.audience_type,
+                    message_type=push.message_type,
+                    platform=push.platform,
+                    environment=push.environment,
+                    seq=push.seq,
+                    upload_id=push.upload_id,
+                    target_count=push.target_count,
+                    body=stored_body,
+                    slot=f"push:{caller.access_id}" if limited else None,
+                    interval_s=settings.push_interval_s,
                 )
-        record = await run_in_threadpool(
-            lambda: store.add_push(
-                access_id=caller.access_id,
-                audience_type=push.audience_type,
-                message_type=push.message_type,
-                platform=push.platform,
-                environment=push.environment,
-                seq=push.seq,
-                upload_id=push.upload_id,
-                target_count=push.target_count,
-                body=json.dumps(push.body, ensure_ascii=False),
             )
-        )
+        except SlotTaken as taken:
+            raise rate_limited(taken.wait_s, settings.push_interval_s) from None
     except TPNSError as error:
         return push_answer(
             error.code,

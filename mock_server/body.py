@@ -1,0 +1,67 @@
+"""Reading a request body in bounded time and size, for routes that read it themselves.
+
+A body is read chunk by chunk; each chunk must come within ``idle_timeout_s`` of the last, and
+the whole body within ``deadline_s``. The idle timeout ends a client that stopped sending; the
+deadline ends one trickling a byte at a time, which never goes idle but would otherwise hold a
+connection (and a worker's attention) forever. Raises plain exceptions carrying a human message,
+so each route answers them in its own shape (TPNS push JSON, the ``/_mock/`` error JSON, ...).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+
+
+class BodyTimeout(Exception):
+    """The body stalled or took too long; the message says which."""
+
+
+class BodyTooLong(Exception):
+    """The body passed ``max_bytes``; the message says the limit."""
+
+
+async def timed_chunks(
+    body: AsyncIterator[bytes],
+    *,
+    idle_timeout_s: float,
+    deadline_s: float = float("inf"),
+    what: str = "the body",
+) -> AsyncIterator[bytes]:
+    """Yield ``body``'s chunks, raising :class:`BodyTimeout` when a chunk is late."""
+    iterator = body.__aiter__()
+    deadline = time.monotonic() + deadline_s
+    while True:
+        left = deadline - time.monotonic()
+        try:
+            chunk = await asyncio.wait_for(iterator.__anext__(), timeout=min(idle_timeout_s, left))
+        except StopAsyncIteration:
+            return
+        except asyncio.TimeoutError:
+            if idle_timeout_s > left:
+                raise BodyTimeout(
+                    f"{what} took longer than {deadline_s:g} s; send it faster or raise the "
+                    "body deadline"
+                ) from None
+            raise BodyTimeout(f"{what} stalled: no data for {idle_timeout_s:g} s") from None
+        yield chunk
+
+
+async def read_bounded(
+    body: AsyncIterator[bytes],
+    *,
+    max_bytes: int,
+    idle_timeout_s: float,
+    deadline_s: float = float("inf"),
+    what: str = "the body",
+) -> AsyncIterator[bytes]:
+    """:func:`timed_chunks`, also raising :class:`BodyTooLong` once ``max_bytes`` is passed."""
+    size = 0
+    async for chunk in timed_chunks(
+        body, idle_timeout_s=idle_timeout_s, deadline_s=deadline_s, what=what
+    ):
+        size += len(chunk)
+        if size > max_bytes:
+            raise BodyTooLong(f"{what} passes {max_bytes:,} bytes")
+        yield chunk
