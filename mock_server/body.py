@@ -11,7 +11,13 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from typing import Any
+
+# after refusing a request early, read and discard at most this much more so the client sees the
+# answer instead of a reset connection; past it the connection is simply closed
+DRAIN_LIMIT_BYTES = 256 * 1024 * 1024
+DRAIN_LIMIT_S = 10.0
 
 
 class BodyTimeout(Exception):
@@ -65,3 +71,34 @@ async def read_bounded(
         if size > max_bytes:
             raise BodyTooLong(f"{what} passes {max_bytes:,} bytes")
         yield chunk
+
+
+async def drain(
+    body: AsyncIterator[bytes], on_chunk: Callable[[bytes], None] = lambda _: None
+) -> bool:
+    """Read and discard what the client is still sending, within bounds; True if it all came.
+
+    ``on_chunk`` sees every byte, so a signature over the whole body can still be checked.
+    """
+    try:
+        async for chunk in read_bounded(
+            body,
+            max_bytes=DRAIN_LIMIT_BYTES,
+            idle_timeout_s=DRAIN_LIMIT_S,
+            deadline_s=DRAIN_LIMIT_S,
+        ):
+            on_chunk(chunk)
+    except Exception:  # too much, too slow, the client went away, or the stream was broken
+        return False
+    return True
+
+
+async def asgi_body(receive: Callable[[], Awaitable[Mapping[str, Any]]]) -> AsyncIterator[bytes]:
+    """An ASGI ``receive`` as an iterator of body chunks, for code below the routes."""
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            return
+        yield message.get("body", b"")
+        if not message.get("more_body", False):
+            return

@@ -11,23 +11,18 @@ semicolon) and extra CRLFs after the file's bytes.
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
-import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
-from typing import Any, BinaryIO
+from typing import BinaryIO
 
 from python_multipart.exceptions import MultipartParseError
 from python_multipart.multipart import MultipartParser, parse_options_header
 
+from mock_server.body import BodyTimeout, timed_chunks
 from mock_server.errors import MISSING_PARAM, PARAM_PARSE_ERROR, UPLOAD_FILE_ERROR, TPNSError
 
 MAX_PARTS = 16
-# after refusing a request early, read and discard at most this much more so the client sees the
-# answer instead of a reset connection; past it the connection is simply closed
-DRAIN_LIMIT_BYTES = 256 * 1024 * 1024
-DRAIN_LIMIT_S = 10.0
 # room for the multipart framing and any small fields around a file at the size limit
 FRAMING_SLACK_BYTES = 1024 * 1024
 FIELD_NAME = "file"
@@ -157,30 +152,20 @@ async def receive_file(
         },
     )
     received = 0
-    iterator = body.__aiter__()
-    deadline = time.monotonic() + deadline_s
-    while True:
-        left = deadline - time.monotonic()
-        try:
-            chunk = await asyncio.wait_for(iterator.__anext__(), timeout=min(idle_timeout_s, left))
-        except StopAsyncIteration:
-            break
-        except asyncio.TimeoutError:
-            message = (
-                f"the upload took longer than {deadline_s:g} s; send it faster or raise the "
-                "body deadline"
-                if idle_timeout_s > left
-                else f"the upload stalled: no data for {idle_timeout_s:g} s"
-            )
-            raise TPNSError(UPLOAD_FILE_ERROR, message, http_status=408) from None
-        received += len(chunk)
-        if received > max_body:
-            raise _too_large(max_file_bytes)
-        on_chunk(chunk)
-        try:
-            parser.write(chunk)
-        except MultipartParseError as exc:
-            raise TPNSError(PARAM_PARSE_ERROR, f"malformed multipart body ({exc})") from None
+    try:
+        async for chunk in timed_chunks(
+            body, idle_timeout_s=idle_timeout_s, deadline_s=deadline_s, what="the upload"
+        ):
+            received += len(chunk)
+            if received > max_body:
+                raise _too_large(max_file_bytes)
+            on_chunk(chunk)
+            try:
+                parser.write(chunk)
+            except MultipartParseError as exc:
+                raise TPNSError(PARAM_PARSE_ERROR, f"malformed multipart body ({exc})") from None
+    except BodyTimeout as exc:
+        raise TPNSError(UPLOAD_FILE_ERROR, str(exc), http_status=408) from None
     if not found:
         raise TPNSError(MISSING_PARAM, f"form key {FIELD_NAME!r} not found in the multipart body")
     if not state["ended"]:
@@ -204,34 +189,3 @@ def _too_large(limit: int) -> TPNSError:
         f"the upload is larger than {limit:,} bytes ({limit / 2**20:g} MiB); split the accounts "
         "into several packages",
     )
-
-
-async def drain(
-    body: AsyncIterator[bytes], on_chunk: Callable[[bytes], None] = lambda _: None
-) -> bool:
-    """Read and discard what the client is still sending, within bounds; True if it all came.
-
-    ``on_chunk`` sees every byte, so a signature over the whole body can still be checked.
-    """
-    deadline = time.monotonic() + DRAIN_LIMIT_S
-    drained = 0
-    try:
-        async for chunk in body:
-            on_chunk(chunk)
-            drained += len(chunk)
-            if drained > DRAIN_LIMIT_BYTES or time.monotonic() > deadline:
-                return False
-    except Exception:  # the client went away, or the stream was already broken
-        return False
-    return True
-
-
-async def asgi_body(receive: Callable[[], Awaitable[Mapping[str, Any]]]) -> AsyncIterator[bytes]:
-    """An ASGI ``receive`` as an iterator of body chunks, for code below the routes."""
-    while True:
-        message = await receive()
-        if message["type"] != "http.request":
-            return
-        yield message.get("body", b"")
-        if not message.get("more_body", False):
-            return

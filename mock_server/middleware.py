@@ -24,8 +24,8 @@ import httpx
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from mock_server.body import asgi_body, drain
 from mock_server.faults import ADMIN_PREFIX
-from mock_server.form import asgi_body, drain
 from mock_server.store import Fault, Store
 
 UPLOAD_PATH = "/v3/push/package/upload"

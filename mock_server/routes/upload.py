@@ -11,8 +11,9 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect
 
 from mock_server.auth import Caller, authenticate
+from mock_server.body import drain
 from mock_server.errors import SERVICE_ERROR, UPLOAD_FILE_ERROR, TPNSError
-from mock_server.form import drain, receive_file
+from mock_server.form import receive_file
 from mock_server.middleware import STATE_ACCESS_ID
 from mock_server.package import validate_package
 from mock_server.settings import Settings
