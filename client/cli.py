@@ -57,17 +57,26 @@ def build_parser() -> argparse.ArgumentParser:
         description="PATH is a .zip (sent as is), a .txt (zipped first) or - "
         "(accounts on stdin, one per line).",
     )
-    upload.add_argument("path", metavar="PATH")
+    upload.add_argument(
+        "path", metavar="PATH", help="a .zip (sent as is), a .txt (zipped first), or - for stdin"
+    )
     where = upload.add_mutually_exclusive_group()
     where.add_argument("--region", choices=sorted(REGIONS), help="Tencent region (guangzhou)")
     where.add_argument("--base-url", help="e.g. http://localhost:8080 for tpns-mock")
-    upload.add_argument("--auth", choices=["sign", "basic"], default="sign")
+    upload.add_argument(
+        "--auth",
+        choices=["sign", "basic"],
+        default="sign",
+        help="Tencent's signature (default) or HTTP Basic",
+    )
     upload.add_argument(
         "--no-validate", action="store_true", help="send without checking the rules locally"
     )
     bar = upload.add_mutually_exclusive_group()
     bar.add_argument("--progress", action="store_true", default=None, help="always show a bar")
-    bar.add_argument("--no-progress", dest="progress", action="store_false")
+    bar.add_argument(
+        "--no-progress", dest="progress", action="store_false", help="never show a bar"
+    )
     return parser
 
 

@@ -95,7 +95,7 @@ def settings_from_args(args: argparse.Namespace, base: Settings) -> Settings:
         if args.journal_size < 0:
             raise ValueError("--journal-size must be 0 (off) or more")
         changes["journal_size"] = args.journal_size
-    return replace(base, **changes)  # type: ignore[arg-type]
+    return replace(base, **changes).checked()  # type: ignore[arg-type]
 
 
 def shown_secret(secret: str) -> str:
@@ -108,7 +108,7 @@ def shown_secret(secret: str) -> str:
 def banner(settings: Settings) -> str:
     host = "localhost" if settings.host in ("0.0.0.0", "::") else settings.host
     lines = [
-        f"tpns-mock listening on http://{host}:{settings.port}",
+        f"tpns-mock starting on http://{host}:{settings.port}",
         f"  rules: {settings.rules.value}; data: {settings.data_dir or 'in memory (throwaway)'}",
     ]
     for access_id, secret in settings.apps.items():
@@ -123,9 +123,6 @@ def main(argv: list[str] | None = None) -> int:
         settings = settings_from_args(args, Settings.from_env())
     except ValueError as exc:
         print(f"tpns-mock: {exc}", file=sys.stderr)
-        return 2
-    if settings.workers < 1:
-        print("tpns-mock: --workers must be at least 1", file=sys.stderr)
         return 2
     if settings.workers > 1:
         return run_workers(

@@ -47,7 +47,7 @@ class FaultSpec:
     action: str
     retCode: int | None  # wire names, so the spec round-trips as sent
     errMsg: str | None
-    httpStatus: int
+    httpStatus: int | None  # only for action 'error'
     delayMs: int
     times: int | None  # None: every matching request
     probability: float
@@ -122,7 +122,7 @@ def parse_fault(data: Any) -> FaultSpec:
                 raise FaultSpecError(f"{name!r} has no effect with action {action!r}; leave it out")
         if action == "delay" and delay_ms == 0:
             raise FaultSpecError("action 'delay' needs 'delayMs' above 0")
-        http_status = 0
+        http_status = None
 
     times = data.get("times", 1)
     if times is not None and (not is_int(times) or not 1 <= times <= MAX_TIMES):

@@ -115,8 +115,16 @@ def _line_problem(line: bytes, csv: bool) -> str | None:
     try:
         text = line.decode("utf-8")
     except UnicodeDecodeError as exc:
-        return f"is not valid UTF-8 (byte 0x{line[exc.start]:02x} at column {exc.start + 1})"
+        return (
+            f"is not valid UTF-8 (byte 0x{line[exc.start]:02x} at column {exc.start + 1}); "
+            "save the file as UTF-8"
+        )
     for ch in text:
+        if ch == "\r":
+            return (
+                "contains a carriage return not followed by a line feed (an old Mac line end); "
+                "end lines with LF or CRLF"
+            )
         if ord(ch) in _CONTROL:
             return (
                 f"contains the control character U+{ord(ch):04X}; "
@@ -125,8 +133,16 @@ def _line_problem(line: bytes, csv: bool) -> str | None:
     if csv and "," in text:
         return "has more than one column; a csv package holds exactly one column"
     if not MIN_ACCOUNT_CHARS <= len(text) <= MAX_ACCOUNT_CHARS:
-        what = "is blank" if not text else f"is {len(text)} characters long"
-        return f"{what}; each account must be {MIN_ACCOUNT_CHARS} to {MAX_ACCOUNT_CHARS} characters"
+        if not text:
+            return (
+                f"is blank (0 characters); each account must be {MIN_ACCOUNT_CHARS} to "
+                f"{MAX_ACCOUNT_CHARS} characters: remove empty lines, including a trailing one"
+            )
+        unit = "character" if len(text) == 1 else "characters"
+        return (
+            f"is {len(text):,} {unit} long; each account must be {MIN_ACCOUNT_CHARS} to "
+            f"{MAX_ACCOUNT_CHARS} characters"
+        )
     return None
 
 
@@ -276,7 +292,8 @@ def _entry_problem(info: zipfile.ZipInfo) -> str | None:
     if parts and (parts[0] == "__MACOSX" or parts[-1] == ".DS_Store"):
         return f"entry {name!r} is macOS metadata; {CLEAN_ZIP_HINT}"
     if info.is_dir() or len(parts) > 1:
-        return f"entry {name!r} is in a folder; nested folders are not allowed, {CLEAN_ZIP_HINT}"
+        where = "is a folder" if info.is_dir() else "is in a folder"
+        return f"entry {name!r} {where}; nested folders are not allowed, {CLEAN_ZIP_HINT}"
     if info.flag_bits & 0x1:
         return f"entry {name!r} is encrypted; upload an unencrypted zip"
     mode = info.external_attr >> 16
@@ -314,7 +331,7 @@ def _open_member(archive: zipfile.ZipFile, rules: Rules, max_inflated: int) -> z
     if info.file_size > max_inflated:
         raise PackageError(
             f"entry {info.filename!r} inflates to {info.file_size:,} bytes, past the "
-            f"{max_inflated:,}-byte limit (a zip bomb?)"
+            f"{max_inflated:,}-byte limit (a zip bomb?; the limit is --max-inflated-bytes)"
         )
     return info
 
@@ -324,7 +341,10 @@ def _read_chunks(stream: BinaryIO, limit: int, what: str) -> Iterator[bytes]:
     while chunk := stream.read(CHUNK_BYTES):
         total += len(chunk)
         if total > limit:
-            raise PackageError(f"{what} inflates past the {limit:,}-byte limit (a zip bomb?)")
+            raise PackageError(
+                f"{what} inflates past the {limit:,}-byte limit "
+                "(a zip bomb?; the limit is --max-inflated-bytes)"
+            )
         yield chunk
 
 
@@ -383,7 +403,10 @@ def _member_chunks(upload: BinaryIO, info: zipfile.ZipInfo, limit: int) -> Itera
                 break
             total += len(out)
             if total > limit:
-                raise PackageError(f"{what} inflates past the {limit:,}-byte limit (a zip bomb?)")
+                raise PackageError(
+                    f"{what} inflates past the {limit:,}-byte limit "
+                    "(a zip bomb?; the limit is --max-inflated-bytes)"
+                )
             if total > info.file_size:
                 raise PackageError(
                     f"the zip is corrupt ({what} inflates past the {info.file_size:,} bytes "
@@ -418,6 +441,11 @@ def _content_chunks(
         with zipfile.ZipFile(upload) as archive:
             info = _open_member(archive, rules, max_inflated)
     except zipfile.BadZipFile as exc:
+        if "not a zip file" in str(exc):
+            raise PackageError(
+                "the upload is not a valid zip: no end-of-archive record (truncated, or not a "
+                f"zip at all); {CLEAN_ZIP_HINT}"
+            ) from None
         raise PackageError(f"the upload is not a valid zip ({exc})") from None
     except (EOFError, NotImplementedError, ValueError, OSError) as exc:
         raise PackageError(f"the zip is corrupt or truncated ({exc})") from None

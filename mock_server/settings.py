@@ -11,6 +11,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 from mock_server.package import DEFAULT_MAX_INFLATED_BYTES, MAX_UPLOAD_BYTES, Rules
 
@@ -66,12 +67,29 @@ def parse_apps_json(text: str, origin: str) -> dict[str, str]:
     return apps
 
 
-def _flag(value: str) -> bool:
+def _flag(value: str, name: str = "the value") -> bool:
     if value.lower() in ("1", "true", "yes", "on"):
         return True
     if value.lower() in ("0", "false", "no", "off"):
         return False
-    raise ValueError(f"expected 1/0, true/false, yes/no or on/off, not {value!r}")
+    raise ValueError(f"{name}: expected 1/0, true/false, yes/no or on/off, not {value!r}")
+
+
+def _number(env: Mapping[str, str], name: str, kind: type[int] | type[float]) -> Any:
+    """A number from the environment, or an error that names the variable."""
+    try:
+        return kind(env[name])
+    except ValueError:
+        what = "an integer" if kind is int else "a number"
+        raise ValueError(f"{name}: expected {what}, not {env[name]!r}") from None
+
+
+def _rules(value: str, name: str) -> Rules:
+    try:
+        return Rules(value)
+    except ValueError:
+        choices = " or ".join(r.value for r in Rules)
+        raise ValueError(f"{name}: expected {choices}, not {value!r}") from None
 
 
 @dataclass(frozen=True)
@@ -98,6 +116,27 @@ class Settings:
             f"rules={self.rules.value!r}, apps={sorted(self.apps)!r})"
         )
 
+    def checked(self) -> Settings:
+        """Refuse values no server could run with, naming the flag and the variable."""
+        bounds = [
+            ("--port / TPNS_MOCK_PORT", self.port, 0, 65535),
+            ("--timestamp-window / TPNS_MOCK_TIMESTAMP_WINDOW", self.timestamp_window_s, 0, None),
+            (
+                "--max-inflated-bytes / TPNS_MOCK_MAX_INFLATED_BYTES",
+                self.max_inflated_bytes,
+                1,
+                None,
+            ),
+            ("TPNS_MOCK_BODY_TIMEOUT", self.body_idle_timeout_s, 0.001, None),
+            ("TPNS_MOCK_BODY_DEADLINE", self.body_deadline_s, 0.001, None),
+            ("--workers / TPNS_MOCK_WORKERS", self.workers, 1, None),
+        ]
+        for name, value, low, high in bounds:
+            if value < low or (high is not None and value > high):
+                limit = f"from {low} to {high}" if high is not None else f"at least {low}"
+                raise ValueError(f"{name}: expected {limit}, not {value}")
+        return self
+
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
         env = os.environ if env is None else env
@@ -106,13 +145,15 @@ class Settings:
         if "TPNS_MOCK_HOST" in env:
             changes["host"] = env["TPNS_MOCK_HOST"]
         if "TPNS_MOCK_PORT" in env:
-            changes["port"] = int(env["TPNS_MOCK_PORT"])
-        if env.get("TPNS_MOCK_IN_MEMORY") and _flag(env["TPNS_MOCK_IN_MEMORY"]):
+            changes["port"] = _number(env, "TPNS_MOCK_PORT", int)
+        if env.get("TPNS_MOCK_IN_MEMORY") and _flag(
+            env["TPNS_MOCK_IN_MEMORY"], "TPNS_MOCK_IN_MEMORY"
+        ):
             changes["data_dir"] = None
         elif "TPNS_MOCK_DATA_DIR" in env:
             changes["data_dir"] = Path(env["TPNS_MOCK_DATA_DIR"])
         if "TPNS_MOCK_RULES" in env:
-            changes["rules"] = Rules(env["TPNS_MOCK_RULES"])
+            changes["rules"] = _rules(env["TPNS_MOCK_RULES"], "TPNS_MOCK_RULES")
         apps = dict(settings.apps)
         if "TPNS_MOCK_ACCESS_ID" in env or "TPNS_MOCK_SECRET_KEY" in env:
             apps = {
@@ -130,20 +171,20 @@ class Settings:
             apps = dict(parse_apps_json(env["TPNS_MOCK_APPS_JSON"], "TPNS_MOCK_APPS_JSON"))
         changes["apps"] = apps
         if "TPNS_MOCK_TIMESTAMP_WINDOW" in env:
-            changes["timestamp_window_s"] = int(env["TPNS_MOCK_TIMESTAMP_WINDOW"])
+            changes["timestamp_window_s"] = _number(env, "TPNS_MOCK_TIMESTAMP_WINDOW", int)
         if "TPNS_MOCK_MAX_INFLATED_BYTES" in env:
-            changes["max_inflated_bytes"] = int(env["TPNS_MOCK_MAX_INFLATED_BYTES"])
+            changes["max_inflated_bytes"] = _number(env, "TPNS_MOCK_MAX_INFLATED_BYTES", int)
         if "TPNS_MOCK_BODY_TIMEOUT" in env:
-            changes["body_idle_timeout_s"] = float(env["TPNS_MOCK_BODY_TIMEOUT"])
+            changes["body_idle_timeout_s"] = _number(env, "TPNS_MOCK_BODY_TIMEOUT", float)
         if "TPNS_MOCK_RATE_LIMIT" in env:
-            changes["push_rate_limit"] = _flag(env["TPNS_MOCK_RATE_LIMIT"])
+            changes["push_rate_limit"] = _flag(env["TPNS_MOCK_RATE_LIMIT"], "TPNS_MOCK_RATE_LIMIT")
         if "TPNS_MOCK_JOURNAL_SIZE" in env:
-            changes["journal_size"] = _journal_size(int(env["TPNS_MOCK_JOURNAL_SIZE"]))
+            changes["journal_size"] = _journal_size(_number(env, "TPNS_MOCK_JOURNAL_SIZE", int))
         if "TPNS_MOCK_WORKERS" in env:
-            changes["workers"] = int(env["TPNS_MOCK_WORKERS"])
+            changes["workers"] = _number(env, "TPNS_MOCK_WORKERS", int)
         if "TPNS_MOCK_BODY_DEADLINE" in env:
-            changes["body_deadline_s"] = float(env["TPNS_MOCK_BODY_DEADLINE"])
-        return replace(settings, **changes)  # type: ignore[arg-type]
+            changes["body_deadline_s"] = _number(env, "TPNS_MOCK_BODY_DEADLINE", float)
+        return replace(settings, **changes).checked()  # type: ignore[arg-type]
 
 
 def _journal_size(size: int) -> int:

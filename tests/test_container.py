@@ -48,7 +48,7 @@ def engine_or_skip() -> None:
     if not missing:
         return
     reason = (
-        f"{' and '.join(missing)} not installed; run ../shared/tools/container-engine.sh as root"
+        f"{' and '.join(missing)} not installed: install podman and podman-compose"
         " (or test with Docker by hand: docker compose up)"
     )
     if os.environ.get("CI"):

@@ -125,7 +125,7 @@ def test_body_must_be_a_zip(mock: Mock) -> None:
 
 
 def test_truncated_zip_is_refused(mock: Mock) -> None:
-    refused(mock, accounts_zip(["alice"] * 100)[:-30], 1008011, "zip")
+    refused(mock, accounts_zip(["alice"] * 100)[:-30], 1008011, "truncated", "zip -j -X")
 
 
 def test_zero_byte_upload_is_1008012(mock: Mock) -> None:
@@ -140,7 +140,7 @@ def test_nested_folder_is_refused(mock: Mock) -> None:
 
 
 def test_folder_entry_is_refused(mock: Mock) -> None:
-    refused(mock, make_zip({"lists/": b"", "a.txt": b"alice\n"}), 1008011, "folder")
+    refused(mock, make_zip({"lists/": b"", "a.txt": b"alice\n"}), 1008011, "'lists/' is a folder")
 
 
 def test_macosx_metadata_is_refused_with_how_to_make_a_clean_zip(mock: Mock) -> None:
@@ -175,16 +175,16 @@ def test_empty_txt_is_1008012(mock: Mock) -> None:
 @pytest.mark.parametrize(
     ("content", "words"),
     [
-        (b"alice\nb\ncarol\n", ["line 2", "1 characters", "2 to 100"]),
+        (b"alice\nb\ncarol\n", ["line 2", "is 1 character long", "2 to 100"]),
         (b"alice\n" + b"x" * 101 + b"\n", ["line 2", "101 characters"]),
         (b"alice\n" + "é".encode() * 101 + b"\n", ["line 2", "101 characters"]),
-        (b"alice\n\nbob\n", ["line 2", "blank"]),
+        (b"alice\n\nbob\n", ["line 2", "blank (0 characters)", "remove empty lines"]),
         (b"alice\nbob\n\n", ["line 3", "blank"]),
         (b"\nalice\n", ["line 1", "blank"]),
-        (b"alice\nb\xffob\n", ["line 2", "UTF-8"]),
+        (b"alice\nb\xffob\n", ["line 2", "UTF-8", "save the file as UTF-8"]),
         (b"alice\nbo\x00b\n", ["line 2", "control character U+0000"]),
-        (b"alice\nbob\rcarol\n", ["line 2", "U+000D"]),
-        (b"ab\n" * 5000 + b"x\n", ["line 5001", "1 characters"]),
+        (b"alice\nbob\rcarol\n", ["line 2", "carriage return not followed by a line feed"]),
+        (b"ab\n" * 5000 + b"x\n", ["line 5001", "1 character long"]),
     ],
 )
 def test_bad_account_names_its_line_and_length(
