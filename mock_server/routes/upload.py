@@ -108,7 +108,6 @@ async def upload_package(request: Request) -> JSONResponse:
     settings: Settings = request.app.state.settings
     store: Store = request.app.state.store
     body = request.stream()
-    caller: Caller | None = None
     try:
         caller = authenticate(request.headers, settings.apps, settings.timestamp_window_s)
         with store.incoming() as (path, handle):
