@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import httpx
@@ -62,6 +62,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "mock_only: reads /_mock/; skipped against Tencent")
     config.addinivalue_line("markers", "push: sends a push; against Tencent only with allow-push")
+    url = config.getoption("--tpns-url")
+    if url and not config.getoption("--tpns-real"):
+        _require_a_mock(url)
     if config.getoption("--tpns-real"):
         missing = [n for n in ("TPNS_ACCESS_ID", "TPNS_SECRET_KEY") if not os.environ.get(n)]
         if missing:
@@ -71,14 +74,31 @@ def pytest_configure(config: pytest.Config) -> None:
             )
 
 
+def _require_a_mock(url: str) -> None:
+    """Without --tpns-real the target must be a tpns-mock: the suite inspects and resets it."""
+    health = url.rstrip("/") + "/_mock/health"
+    try:
+        answer = httpx.get(health, timeout=10)
+        ok = answer.status_code == 200 and answer.json().get("status") == "ok"
+    except (httpx.HTTPError, ValueError) as exc:
+        raise pytest.UsageError(f"--tpns-url {url}: no tpns-mock answers there ({exc})") from None
+    if not ok:
+        raise pytest.UsageError(
+            f"--tpns-url {url} is not a tpns-mock (GET /_mock/health answered "
+            f"{answer.status_code}); for Tencent add --tpns-real"
+        )
+
+
 @dataclass(frozen=True)
 class Target:
     kind: str  # "in-process", "mock" (a running one) or "tencent"
     url: str
     access_id: str
-    secret_key: str
+    # kept out of the repr: pytest prints a failing test's fixtures, and against Tencent this
+    # is the real key
+    secret_key: str = field(repr=False)
     # the second app's pair, or None when the environment gives none
-    second_app: tuple[str, str] | None = None
+    second_app: tuple[str, str] | None = field(default=None, repr=False)
 
     @property
     def real(self) -> bool:
@@ -171,6 +191,9 @@ def recorder(request: pytest.FixtureRequest, target: Target) -> Recorder:
         directory / file_name(request.node.nodeid),
         "tencent" if target.real else "mock",
         record=config.getoption("--tpns-record"),
+        # against Tencent a missing recording is expected until one is made; against the mock
+        # every test that gets answers has one committed
+        require=not target.real,
     )
     request.node.stash[RECORDER] = made
     return made

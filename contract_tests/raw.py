@@ -12,7 +12,7 @@ import json
 import struct
 import time
 import zipfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import httpx
@@ -60,7 +60,7 @@ class Api:
 
     http: httpx.AsyncClient
     access_id: str
-    secret_key: str
+    secret_key: str = field(repr=False)  # pytest prints a failing test's fixtures
 
     def auth_headers(
         self,

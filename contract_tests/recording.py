@@ -96,6 +96,9 @@ class Recorder:
     path: Path
     target: str  # "mock" or "tencent"
     record: bool
+    # a test that got answers but has no recording fails: a renamed test, or one that stopped
+    # sending through the recording transport, must not lose its parity check unnoticed
+    require: bool = False
     answers: list[dict[str, Any]] = field(default_factory=list)
 
     def add(self, method: str, path: str, status: int, content: bytes) -> None:
@@ -116,6 +119,11 @@ class Recorder:
                 self.path.write_text(text + "\n", encoding="utf-8")
             return
         if not self.path.exists():
+            if self.require and self.answers:
+                raise AssertionError(
+                    f"no recording {self.path.name} for this test's answers: make it with "
+                    "--tpns-record (and commit it)"
+                )
             return
         recorded = json.loads(self.path.read_text(encoding="utf-8"))
         compare_messages = recorded.get("target") == self.target

@@ -225,7 +225,34 @@ class Store:
             elif path.name.endswith(".new") and _older_than(path, seconds=60):
                 path.unlink(missing_ok=True)  # a crash between creating and locking
         for path in self.packages_dir.iterdir():
-            if path.name not in names and _older_than(path, seconds=60):
+            if path.name not in names:
+                self._remove_if_orphan(path)
+
+    def _remove_if_orphan(self, path: Path) -> None:
+        """Remove a package file that no row references and no live upload holds.
+
+        An upload keeps its file locked from its first byte until its row is committed, so a
+        file we can lock either has a row by now (checked again under the lock) or was left by
+        a crash between moving it into place and committing.
+        """
+        if fcntl is None:  # no locks: age alone decides
+            if _older_than(path, seconds=3600):
+                path.unlink(missing_ok=True)
+            return
+        try:
+            handle = path.open("rb")
+        except FileNotFoundError:
+            return
+        with handle:
+            try:
+                fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                return  # held by an upload being stored right now
+            with self._lock:
+                row = self._db.execute(
+                    "SELECT 1 FROM uploads WHERE stored_name = ?", (path.name,)
+                ).fetchone()
+            if row is None:
                 path.unlink(missing_ok=True)
 
     def close(self) -> None:

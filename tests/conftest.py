@@ -84,6 +84,10 @@ class LiveServer:
     url: str
     process: subprocess.Popen[bytes]
     data_dir: Path
+    log: Path  # what the process printed (a file, not a pipe nobody reads while it runs)
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace")
 
     def stop(self) -> None:
         if self.process.poll() is None:
@@ -102,21 +106,23 @@ def start_server(data_dir: Path, *extra: str, env: dict[str, str] | None = None)
         "--data-dir",
         str(data_dir),
     ]
-    process = subprocess.Popen(
-        [*command, "--log-level", "warning", *extra],
-        env={**os.environ, **(env or {})},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
+    log = data_dir.parent / f"tpns-mock-{port}.log"
+    data_dir.parent.mkdir(parents=True, exist_ok=True)
+    with log.open("wb") as sink:
+        process = subprocess.Popen(
+            [*command, "--log-level", "warning", *extra],
+            env={**os.environ, **(env or {})},
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+        )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            out = process.stdout.read().decode() if process.stdout else ""
-            raise RuntimeError(f"tpns-mock exited early:\n{out}")
+            raise RuntimeError(f"tpns-mock exited early:\n{log.read_text(errors='replace')}")
         try:
             if httpx.get(f"{url}/_mock/health", timeout=1).status_code == 200:
-                return LiveServer(url, process, data_dir)
+                return LiveServer(url, process, data_dir, log)
         except httpx.TransportError:
             time.sleep(0.1)
     process.kill()

@@ -147,5 +147,5 @@ def test_live_server_with_an_apps_file(tmp_path: Path) -> None:
             assert journal["total"] == 2 and journal["keep"] == 2
     finally:
         server.stop()
-    output = server.process.stdout.read().decode() if server.process.stdout else ""
+    output = server.output()
     assert THIRD_APP[0] in output and THIRD_APP[1] not in output

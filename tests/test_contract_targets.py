@@ -92,6 +92,33 @@ def test_recording_against_the_mock_then_a_changed_shape_fails(tmp_path: Path) -
     assert "uploadId: '<uploadId:int>', recorded '<uploadId:str>'" in tampered.stdout
 
 
+def test_a_failing_contract_test_does_not_print_the_secret(tmp_path: Path) -> None:
+    """pytest prints a failing test's fixtures; against Tencent the target holds the real key."""
+    secret = "wrong-secret-never-printed"
+    server = start_server(tmp_path / "data")
+    try:
+        result = run_suite(
+            "--tpns-url",
+            server.url,
+            "-k",
+            "test_success_has_exactly",
+            env={"TPNS_ACCESS_ID": "1500000001", "TPNS_SECRET_KEY": secret},
+        )
+    finally:
+        server.stop()
+    assert result.returncode == 1, result.stdout[-3000:]
+    assert "api = Api(" in result.stdout  # it failed in the test body, fixtures on show
+    assert secret not in result.stdout + result.stderr
+
+
+def test_a_test_without_a_recording_fails_against_the_mock(tmp_path: Path) -> None:
+    empty = tmp_path / "recordings"
+    empty.mkdir()
+    result = run_suite("--tpns-recordings", str(empty), "-k", "test_success_has_exactly")
+    assert result.returncode == 1, result.stdout[-3000:]
+    assert "no recording test_schema.test_success_has_exactly" in result.stdout
+
+
 def test_a_changed_retcode_in_a_recording_fails(tmp_path: Path) -> None:
     recordings = tmp_path / "recordings"
     selection = ["-k", "test_wrong_secret_is_1008003 and basic"]
@@ -114,3 +141,11 @@ def test_committed_recordings_were_made_against_the_mock() -> None:
         data = json.loads(path.read_text())
         assert data["target"] == "mock", path.name
         assert data["answers"], path.name
+
+
+def test_a_url_that_is_no_tpns_mock_is_refused_at_once(tmp_path: Path) -> None:
+    from conftest import free_port
+
+    result = run_suite("--tpns-url", f"http://127.0.0.1:{free_port()}")
+    assert result.returncode == 4, result.stdout + result.stderr
+    assert "no tpns-mock answers there" in result.stderr

@@ -399,5 +399,5 @@ def test_live_server_logs_no_error_for_a_drop(tmp_path: Path) -> None:
             assert http.get("/_mock/health").status_code == 200
     finally:
         server.stop()
-    output = server.process.stdout.read().decode() if server.process.stdout else ""
+    output = server.output()
     assert "ASGI callable" not in output and "Exception" not in output, output

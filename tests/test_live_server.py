@@ -73,7 +73,7 @@ def _upload(url: str) -> dict:
 def test_startup_prints_url_and_credentials(tmp_path: Path) -> None:
     server = start_server(tmp_path / "d", "--access-id", "1500000042")
     server.stop()
-    out = server.process.stdout.read().decode() if server.process.stdout else ""
+    out = server.output()
     assert f"http://127.0.0.1:{server.url.rsplit(':', 1)[1]}" in out
     assert "AccessId 1500000042 with SecretKey tpns-mock-secret-key" in out
 
@@ -89,7 +89,7 @@ def test_a_secret_the_user_set_is_not_printed(tmp_path: Path) -> None:
         assert response.json()["retCode"] == 0
     finally:
         server.stop()
-    out = server.process.stdout.read().decode() if server.process.stdout else ""
+    out = server.output()
     assert secret not in out
     assert "cdef" in out
 

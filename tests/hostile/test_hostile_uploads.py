@@ -311,11 +311,11 @@ def trickle(every_s: float, stop_after_s: float) -> Iterator[bytes]:
 
 
 def test_client_trickling_bytes_is_cut_off_at_the_body_deadline(server: LiveServer, within) -> None:
-    # a byte every 0.5 s never trips the 1 s idle timeout; the overall deadline ends it
+    # a byte every 0.25 s never trips the 1 s idle timeout; the overall deadline ends it
     seen: list[int] = []
 
     def trickle_and_probe() -> Iterator[bytes]:
-        for piece in trickle(0.5, BODY_DEADLINE_S + 10):
+        for piece in trickle(0.25, BODY_DEADLINE_S + 10):
             yield piece
             health = httpx.get(f"{server.url}/_mock/health", timeout=2)
             seen.append(health.status_code)
