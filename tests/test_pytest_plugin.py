@@ -74,7 +74,7 @@ HALF_SENT_SESSION = textwrap.dedent(
 
 
     def slow_upload(url, token, started):
-        # a whole, valid upload whose last bytes come 0.6 s after the first
+        # a whole, valid upload whose last bytes come 1 s after the first
         archive = io.BytesIO()
         with zipfile.ZipFile(archive, "w") as zipped:
             zipped.writestr("late.txt", "carol\\n")
@@ -87,7 +87,7 @@ HALF_SENT_SESSION = textwrap.dedent(
         def chunks():
             yield body[:-10]
             started.set()
-            time.sleep(0.6)
+            time.sleep(1.0)
             yield body[-10:]
 
         headers = {
@@ -108,7 +108,7 @@ HALF_SENT_SESSION = textwrap.dedent(
         args = (tpns_mock.url, token, started)
         threading.Thread(target=slow_upload, args=args, daemon=True).start()
         assert started.wait(10)
-        time.sleep(0.1)  # the server has the headers: the request is in flight
+        time.sleep(0.3)  # the server has the headers: the request is in flight
         # and one that never ends
         sock = socket.create_connection((url.hostname, url.port))
         sock.sendall(
@@ -124,7 +124,7 @@ HALF_SENT_SESSION = textwrap.dedent(
 
 
     def test_2_starts_with_no_uploads(tpns_mock):
-        time.sleep(1)  # the slow upload would have landed by now
+        time.sleep(1.5)  # the slow upload would have landed by now
         assert tpns_mock.uploads() == []
         Path(os.environ["LAST_TEST_ENDED"]).write_text(repr(time.time()))
     """
