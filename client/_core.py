@@ -40,7 +40,12 @@ RATE_LIMITED = 1008028
 PACKAGE_CODES = frozenset({1008011, 1008012})
 
 Auth = Literal["sign", "basic"]
+RulesName = Literal["seed", "current"]
 T = TypeVar("T")
+# headers whose values are credentials: never shown in a repr
+SECRET_HEADERS = frozenset({"authorization", "sign"})
+# httpx failures that the same request cannot get past: retrying only costs time
+NOT_RETRYABLE = (httpx.UnsupportedProtocol, httpx.InvalidURL)
 
 
 # -- results ----------------------------------------------------------------------------------
@@ -97,6 +102,7 @@ class FileFormBody:
     path: Path
     file_name: str
     field_name: str = "file"
+    part_type: str = "application/zip"
     boundary: str = field(default_factory=lambda: "tpns-" + os.urandom(12).hex())
 
     @property
@@ -109,7 +115,7 @@ class FileFormBody:
         return (
             f"--{self.boundary}\r\n"
             f'Content-Disposition: form-data; name="{self.field_name}"; filename="{name}"\r\n'
-            "Content-Type: application/zip\r\n\r\n"
+            f"Content-Type: {self.part_type}\r\n\r\n"
         ).encode()
 
     @property
@@ -167,6 +173,8 @@ class RetryPolicy:
         if error.ret_code in self.retry_codes:
             return True
         if isinstance(error, TransportError):
+            if not error.retryable:
+                return False
             return idempotent or error.err_msg.startswith("could not connect")
         return idempotent and error.http_status is not None and error.http_status >= 500
 
@@ -180,11 +188,50 @@ class RetryPolicy:
 
 
 def redact_url(url: str) -> str:
-    """The URL without any ``user:password@`` part, for messages."""
-    parts = urlsplit(url)
+    """The URL without any ``user:password@`` part, for messages (even a malformed URL's)."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:  # e.g. an unclosed IPv6 bracket: drop everything up to the last "@"
+        scheme, sep, rest = url.partition("://")
+        return scheme + sep + rest.rsplit("@", 1)[-1] if sep else url.rsplit("@", 1)[-1]
     if "@" not in parts.netloc:
         return url
     return urlunsplit(parts._replace(netloc=parts.netloc.rsplit("@", 1)[1]))
+
+
+def check_base_url(base_url: str) -> str:
+    """``base_url`` without a trailing slash, or a ValueError saying what is wrong with it.
+
+    Checked up front because httpx only objects when a request is sent, as an
+    ``UnsupportedProtocol`` (``localhost:8080`` has the "scheme" ``localhost``) or an
+    ``InvalidURL``, which says nothing about where the URL came from.
+    """
+    shown = redact_url(base_url)
+    example = "e.g. http://127.0.0.1:8080 or https://api.tpns.tencent.com"
+    try:
+        url = httpx.URL(base_url)
+    except httpx.InvalidURL as exc:
+        raise ValueError(f"base_url {shown!r} is not a valid URL ({exc}); {example}") from None
+    if url.scheme not in ("http", "https"):
+        raise ValueError(f"base_url {shown!r} must start with http:// or https://; {example}")
+    if not url.host:
+        raise ValueError(f"base_url {shown!r} names no host; {example}")
+    return base_url.rstrip("/")
+
+
+class SecretHeaders(dict):  # type: ignore[type-arg]
+    """Request headers whose repr hides the credentials (Authorization, Sign).
+
+    The headers of an attempt live in a local variable of the send loop, and tracebacks shown
+    with their locals (``pytest -l``, ``traceback`` with ``capture_locals``, rich, error
+    trackers) print locals with ``repr``.
+    """
+
+    def __repr__(self) -> str:
+        shown = {k: "[redacted]" if k.lower() in SECRET_HEADERS else v for k, v in self.items()}
+        return f"SecretHeaders({shown!r})"
+
+    __str__ = __repr__
 
 
 def sign(secret_key: str, timestamp: str, access_id: str, chunks: Iterator[bytes]) -> str:
@@ -207,9 +254,12 @@ class ClientCore:
         base_url: str | None = None,
         auth: Auth = "sign",
         retry: RetryPolicy | None = None,
+        rules: RulesName = "seed",
     ) -> None:
         if auth not in ("sign", "basic"):
             raise ValueError(f"auth must be 'sign' or 'basic', not {auth!r}")
+        if rules not in ("seed", "current"):
+            raise ValueError(f"rules must be 'seed' or 'current', not {rules!r}")
         if base_url and region:
             raise ValueError("give either region or base_url, not both")
         if base_url is None:
@@ -217,12 +267,14 @@ class ClientCore:
             if region not in REGIONS:
                 raise ValueError(f"unknown region {region!r}; one of {', '.join(REGIONS)}")
             base_url = REGIONS[region]
+        base_url = check_base_url(base_url)
         self.access_id = str(access_id)
         self.__secret_key = secret_key
         self.region = region
         self.base_url = base_url.rstrip("/")
         self.auth = auth
         self.retry = retry or RetryPolicy()
+        self.rules: RulesName = rules
 
     def __repr__(self) -> str:
         return (
@@ -235,9 +287,11 @@ class ClientCore:
 
     # -- requests -----------------------------------------------------------------------------
 
-    def headers(self, body: Body, now: float | None = None) -> dict[str, str]:
+    def headers(self, body: Body, now: float | None = None) -> SecretHeaders:
         """Auth and content headers for one attempt (a signed body is read once to sign it)."""
-        headers = {"Content-Type": body.content_type, "Content-Length": str(body.length)}
+        headers = SecretHeaders(
+            {"Content-Type": body.content_type, "Content-Length": str(body.length)}
+        )
         if self.auth == "basic":
             token = base64.b64encode(f"{self.access_id}:{self.__secret_key}".encode()).decode()
             headers["Authorization"] = "Basic " + token
@@ -249,7 +303,12 @@ class ClientCore:
         return headers
 
     def upload_call(self, path: Path, file_name: str) -> Call[UploadResult]:
-        return Call("POST", self.url(UPLOAD_PATH), FileFormBody(path, file_name), self.parse_upload)
+        body = FileFormBody(
+            path,
+            file_name,
+            part_type=_PART_TYPES.get(Path(file_name).suffix.lower(), "application/zip"),
+        )
+        return Call("POST", self.url(UPLOAD_PATH), body, self.parse_upload)
 
     def push_call(self, payload: Mapping[str, Any]) -> Call[PushResult]:
         data = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
@@ -282,11 +341,24 @@ class ClientCore:
             err_msg=str(message),
         )
 
-    def transport_error(self, call: Call[Any], exc: httpx.TransportError) -> TransportError:
+    def transport_error(
+        self, call: Call[Any], exc: httpx.TransportError | httpx.InvalidURL
+    ) -> TransportError:
+        """The error to raise for ``exc``: its type and message and the URL, not ``exc`` itself
+        (whose ``request`` holds the credentials)."""
         url = redact_url(call.url)
         what = "could not connect to" if isinstance(exc, httpx.ConnectError) else "failed at"
-        reason = str(exc) or type(exc).__name__
-        return TransportError(url, f"{what} {call.method} {url}: {type(exc).__name__}: {reason}")
+        kind = type(exc).__name__
+        reason = str(exc) or kind
+        return TransportError(
+            url,
+            f"{what} {call.method} {url}: {kind}: {reason}",
+            kind=kind,
+            retryable=not isinstance(exc, NOT_RETRYABLE),
+        )
+
+
+_PART_TYPES = {".zip": "application/zip", ".txt": "text/plain", ".csv": "text/csv"}
 
 
 def _snippet(content: bytes) -> str:

@@ -26,7 +26,9 @@ from mock_server.package import (
     MAX_UPLOAD_BYTES,
     AccountChecker,
     PackageError,
+    Rules,
     account_blocks,
+    check_file_name,
     validate_package,
 )
 
@@ -40,32 +42,43 @@ class PreparedPackage:
     file_name: str  # the name sent in the form
 
 
-def _refused(error: PackageError) -> PackageRefused:
-    return PackageRefused(error.code, f"not sent: {error.message}")
+def _refused(error: PackageError, rules: Rules = Rules.SEED) -> PackageRefused:
+    message = f"not sent: {error.message}"
+    if rules is Rules.SEED and ".csv" in error.message:
+        message += "; rules='current' (Tencent's newer document) also accepts .txt and .csv"
+    return PackageRefused(error.code, message)
 
 
 @contextlib.contextmanager
-def prepare_package(source: PackageSource, validate: bool = True) -> Iterator[PreparedPackage]:
+def prepare_package(
+    source: PackageSource, validate: bool = True, rules: str = "seed"
+) -> Iterator[PreparedPackage]:
     """Yield the file to send; a temporary zip is removed afterwards.
 
-    ``source``: a path to a ``.zip`` (sent as is), a path to a ``.txt`` (zipped), or an iterable
-    of account strings (zipped while iterated). A ``str`` is always a path. With ``validate``,
-    a package breaking a rule raises :class:`PackageRefused` before anything is sent.
+    ``source``: a path to a ``.zip`` (sent as is), a path to a ``.txt`` (zipped), a path to a
+    ``.csv`` (sent as is: only the ``current`` rules accept one), or an iterable of account
+    strings (zipped while iterated). A ``str`` is always a path. With ``validate``, a package
+    breaking a rule raises :class:`PackageRefused` before anything is sent. ``rules`` picks the
+    document the check follows: ``seed`` (a ``.zip`` holding one ``.txt``; accepted by both) or
+    ``current`` (Tencent's newer document: also a ``.txt`` or ``.csv``, or a zip holding one).
+    A ``.txt`` is zipped under both, since a zip is accepted by both and is smaller to send.
     """
+    profile = Rules(rules)
     if isinstance(source, (str, os.PathLike)):
         path = Path(source)
         if path.suffix.lower() == ".txt":
             with _temporary_zip() as target:
                 _zip_txt(path, target, validate)
-                yield _checked(PreparedPackage(target, path.stem + ".zip"), validate, False)
+                package = PreparedPackage(target, path.stem + ".zip")
+                yield _checked(package, validate, False, profile)
         else:
-            yield _checked(PreparedPackage(path, path.name), validate, True)
+            yield _checked(PreparedPackage(path, path.name), validate, True, profile)
         return
     if isinstance(source, (bytes, bytearray)):
         raise TypeError("upload_package takes a path or an iterable of account strings, not bytes")
     with _temporary_zip() as target:
         _zip_accounts(source, target, validate)
-        yield _checked(PreparedPackage(target, "accounts.zip"), validate, False)
+        yield _checked(PreparedPackage(target, "accounts.zip"), validate, False, profile)
 
 
 @contextlib.contextmanager
@@ -79,9 +92,15 @@ def _temporary_zip() -> Iterator[Path]:
             os.unlink(name)
 
 
-def _checked(package: PreparedPackage, validate: bool, check_content: bool) -> PreparedPackage:
+def _checked(
+    package: PreparedPackage, validate: bool, check_content: bool, rules: Rules
+) -> PreparedPackage:
     if not validate:
         return package
+    try:
+        check_file_name(package.file_name, rules)
+    except PackageError as error:
+        raise _refused(error, rules) from None
     size = package.path.stat().st_size
     if size > MAX_UPLOAD_BYTES:
         raise PackageRefused(
@@ -92,9 +111,9 @@ def _checked(package: PreparedPackage, validate: bool, check_content: bool) -> P
     if check_content:
         try:
             with package.path.open("rb") as handle:
-                validate_package(handle, package.file_name)
+                validate_package(handle, package.file_name, rules)
         except PackageError as error:
-            raise _refused(error) from None
+            raise _refused(error, rules) from None
     return package
 
 

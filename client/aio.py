@@ -21,6 +21,7 @@ from client._core import (
     FileFormBody,
     PushResult,
     RetryPolicy,
+    RulesName,
     UploadResult,
     redact_url,
 )
@@ -47,9 +48,16 @@ class AsyncTPNSClient:
         retry: RetryPolicy | None = None,
         timeout: float | httpx.Timeout = 60.0,
         transport: httpx.AsyncBaseTransport | None = None,
+        rules: RulesName = "seed",
     ) -> None:
         self._core = ClientCore(
-            access_id, secret_key, region=region, base_url=base_url, auth=auth, retry=retry
+            access_id,
+            secret_key,
+            region=region,
+            base_url=base_url,
+            auth=auth,
+            retry=retry,
+            rules=rules,
         )
         self._http = httpx.AsyncClient(transport=transport, timeout=timeout)
 
@@ -83,7 +91,7 @@ class AsyncTPNSClient:
         self, source: PackageSource, *, validate: bool = True, progress: Progress | None = None
     ) -> UploadResult:
         """Upload a number package. An iterable of accounts is consumed in a worker thread."""
-        manager = prepare_package(source, validate)
+        manager = prepare_package(source, validate, self._core.rules)
         package = await anyio.to_thread.run_sync(manager.__enter__)
         try:
             call = self._core.upload_call(package.path, package.file_name)
@@ -117,27 +125,30 @@ class AsyncTPNSClient:
     # -- I/O ----------------------------------------------------------------------------------
 
     async def _send(self, call: Call[T], progress: Progress | None = None) -> T:
+        # As in the blocking client: the error is raised outside its except block (no
+        # __context__ holding the httpx request) and the headers' repr hides the credentials.
         retry = self._core.retry
         attempt = 0
         while True:
             attempt += 1
+            error: TPNSError
+            if isinstance(call.body, BytesBody):
+                headers = self._core.headers(call.body)
+            else:
+                headers = await anyio.to_thread.run_sync(self._core.headers, call.body)
             try:
-                if isinstance(call.body, BytesBody):
-                    headers = self._core.headers(call.body)
-                else:
-                    headers = await anyio.to_thread.run_sync(self._core.headers, call.body)
                 response = await self._http.request(
                     call.method, call.url, headers=headers, content=_stream(call.body, progress)
                 )
-                return call.parse(response.status_code, response.content)
-            except httpx.TransportError as exc:
-                error: TPNSError = self._core.transport_error(call, exc)
-                if not retry.should_retry(error, attempt, call.idempotent):
-                    raise error from exc
-            except TPNSError as exc:
-                error = exc
-                if not retry.should_retry(error, attempt, call.idempotent):
-                    raise
+            except (httpx.TransportError, httpx.InvalidURL) as exc:
+                error = self._core.transport_error(call, exc)
+            else:
+                try:
+                    return call.parse(response.status_code, response.content)
+                except TPNSError as exc:
+                    error = exc
+            if not retry.should_retry(error, attempt, call.idempotent):
+                raise error
             wait = retry.delay(attempt)
             log.warning(
                 "retrying %s %s in %.1f s after: %s", call.method, redact_url(call.url), wait, error

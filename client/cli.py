@@ -7,11 +7,15 @@ flags, so they stay out of shell history and ``ps``.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
+import shutil
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
-from typing import TextIO
+from pathlib import Path
+from typing import BinaryIO, TextIO
 
 from client._core import REGIONS
 from client.errors import TPNSError
@@ -72,6 +76,13 @@ def build_parser() -> argparse.ArgumentParser:
     upload.add_argument(
         "--no-validate", action="store_true", help="send without checking the rules locally"
     )
+    upload.add_argument(
+        "--rules",
+        choices=["seed", "current"],
+        default="seed",
+        help="the document the local check follows: seed (default; a .zip holding one .txt) "
+        "or current (Tencent's newer one: also a .txt or .csv)",
+    )
     bar = upload.add_mutually_exclusive_group()
     bar.add_argument("--progress", action="store_true", default=None, help="always show a bar")
     bar.add_argument(
@@ -80,9 +91,22 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _stdin_accounts() -> Iterator[str]:
-    for line in sys.stdin:
-        yield line.rstrip("\r\n")
+@contextlib.contextmanager
+def _spooled_stdin(stream: BinaryIO) -> Iterator[Path]:
+    """Stdin's bytes, as they are, in a temporary ``accounts.txt`` (removed afterwards).
+
+    Read as bytes, never decoded with the locale: the file then takes the very path of a
+    ``.txt`` given by name (UTF-8 checked line by line, BOM and CRLF handled the same way), so
+    ``tpns upload - < vips.txt`` and ``tpns upload vips.txt`` cannot differ.
+    """
+    folder = Path(tempfile.mkdtemp(prefix="tpns-stdin-"))
+    try:
+        path = folder / "accounts.txt"
+        with path.open("wb") as handle:
+            shutil.copyfileobj(stream, handle)
+        yield path
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -93,11 +117,22 @@ def main(argv: list[str] | None = None) -> int:
         print("tpns: set TPNS_ACCESS_ID and TPNS_SECRET_KEY in the environment", file=sys.stderr)
         return 2
     show = sys.stderr.isatty() if args.progress is None else args.progress
-    source = _stdin_accounts() if args.path == "-" else args.path
     try:
-        with TPNSClient(
-            access_id, secret_key, region=args.region, base_url=args.base_url, auth=args.auth
-        ) as tpns:
+        tpns = TPNSClient(
+            access_id,
+            secret_key,
+            region=args.region,
+            base_url=args.base_url,
+            auth=args.auth,
+            rules=args.rules,
+        )
+    except ValueError as error:
+        print(f"tpns: {error}", file=sys.stderr)
+        return 2
+    named: contextlib.AbstractContextManager[str | Path] = contextlib.nullcontext(args.path)
+    source_manager = _spooled_stdin(sys.stdin.buffer) if args.path == "-" else named
+    try:
+        with tpns, source_manager as source:
             result = tpns.upload_package(
                 source,
                 validate=not args.no_validate,

@@ -58,11 +58,19 @@ class PackageRefused(TPNSError):
 
 
 class TransportError(TPNSError):
-    """No usable HTTP answer: connection refused, timeout, TLS failure. ``url`` says where to."""
+    """No usable HTTP answer: connection refused, timeout, TLS failure. ``url`` says where to.
 
-    def __init__(self, url: str, err_msg: str) -> None:
+    ``kind`` is the name of the httpx exception (``ConnectError``, ``ReadTimeout``, ...);
+    ``retryable`` is False when the same request cannot do better (an unsupported scheme, a
+    malformed URL). The httpx exception itself is not kept (no ``__cause__``, no
+    ``__context__``): its request carries the Authorization or Sign header.
+    """
+
+    def __init__(self, url: str, err_msg: str, kind: str = "", retryable: bool = True) -> None:
         self.url = url
+        self.kind = kind
+        self.retryable = retryable
         super().__init__(None, err_msg)
 
     def __reduce__(self) -> tuple[object, ...]:
-        return (type(self), (self.url, self.err_msg))
+        return (type(self), (self.url, self.err_msg, self.kind, self.retryable))

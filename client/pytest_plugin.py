@@ -19,9 +19,12 @@ test sessions that do not use it.
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import threading
 import time
+import warnings
+import weakref
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
@@ -30,9 +33,17 @@ import httpx
 import pytest
 
 if TYPE_CHECKING:
+    import asyncio
+
     import uvicorn
 
     from client.sync import TPNSClient
+
+# how long shutdown lets requests in flight finish before cancelling them: an upload the app
+# under test left half-sent would otherwise hold the session open for the mock's idle timeout
+GRACEFUL_SHUTDOWN_S = 2
+# how long a reset waits for requests in flight (an upload still arriving) to be answered
+SETTLE_S = 2.0
 
 
 @dataclass
@@ -43,6 +54,8 @@ class TPNSMock:
     access_id: str
     secret_key: str = field(repr=False)
     _http: httpx.Client = field(repr=False)
+    rules: str = "seed"  # the mock's TPNS_MOCK_RULES; clients from .client() check the same
+    _server: _ServerThread | None = field(default=None, repr=False)
 
     def uploads(self) -> list[dict[str, Any]]:
         """Accepted uploads, newest first (``uploadId``, ``fileName``, ``accountCount``, ...)."""
@@ -63,13 +76,21 @@ class TPNSMock:
         return response.text.split("\n")[:-1]  # not splitlines(): U+2028 is an account char
 
     def reset(self) -> None:
-        """Forget every upload (uploadIds keep increasing)."""
+        """Forget every upload (uploadIds keep increasing).
+
+        Requests still in flight are first given up to ``SETTLE_S`` seconds to be answered, so
+        an upload that was nearly done cannot land after the reset; one still going after that
+        (say, left half-sent) is not waited for again.
+        """
+        if self._server is not None:
+            self._server.settle(SETTLE_S)
         self._http.post("/_mock/reset").raise_for_status()
 
     def client(self, **options: Any) -> TPNSClient:
         """A :class:`client.TPNSClient` for this mock (``auth="basic"`` etc. may be given)."""
         from client.sync import TPNSClient
 
+        options.setdefault("rules", self.rules)
         return TPNSClient(self.access_id, self.secret_key, base_url=self.url, **options)
 
 
@@ -79,6 +100,26 @@ class _ServerThread:
         self.thread = threading.Thread(
             target=server.run, kwargs={"sockets": [sock]}, name="tpns-mock", daemon=True
         )
+        self._given_up: weakref.WeakSet[asyncio.Task[None]] = weakref.WeakSet()
+
+    def settle(self, timeout: float) -> None:
+        """Wait, at most ``timeout`` seconds, until no request is in flight.
+
+        Reads uvicorn's set of request tasks (copied: ``set.copy`` is atomic, iterating the set
+        from this thread is not); tasks still running at the deadline are not waited for again.
+        """
+        tasks = getattr(self.server.server_state, "tasks", None)
+        if tasks is None:
+            return
+        deadline = time.monotonic() + timeout
+        while True:
+            pending = [t for t in tasks.copy() if not t.done() and t not in self._given_up]
+            if not pending:
+                return
+            if time.monotonic() >= deadline:
+                self._given_up.update(pending)
+                return
+            time.sleep(0.01)
 
     def start(self) -> None:
         self.thread.start()
@@ -88,9 +129,14 @@ class _ServerThread:
                 raise RuntimeError("tpns-mock fixture: the server did not start")
             time.sleep(0.01)
 
-    def stop(self) -> None:
+    def stop(self) -> bool:
+        """Stop the server; False if its thread is still running after all."""
         self.server.should_exit = True
-        self.thread.join(timeout=10)
+        self.thread.join(timeout=GRACEFUL_SHUTDOWN_S + 3)
+        if self.thread.is_alive():
+            self.server.force_exit = True  # skip what is left of the graceful shutdown
+            self.thread.join(timeout=5)
+        return not self.thread.is_alive()
 
 
 @pytest.fixture(scope="session")
@@ -108,7 +154,9 @@ def _tpns_mock_session() -> Iterator[TPNSMock]:
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((host, port))
     bound_port = sock.getsockname()[1]
-    config = uvicorn.Config(app, log_level="warning", lifespan="on")
+    config = uvicorn.Config(
+        app, log_level="warning", lifespan="on", timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S
+    )
     server = _ServerThread(uvicorn.Server(config), sock)
     server.start()
     shown_host = f"[{host}]" if ":" in host else host
@@ -116,10 +164,19 @@ def _tpns_mock_session() -> Iterator[TPNSMock]:
     (access_id, secret_key), *_ = settings.apps.items()
     with httpx.Client(base_url=url, timeout=30) as http:
         try:
-            yield TPNSMock(url, access_id, secret_key, http)
+            yield TPNSMock(url, access_id, secret_key, http, settings.rules.value, server)
         finally:
-            server.stop()
+            stopped = server.stop()
             sock.close()
+            # the store removes its throwaway dir on a clean shutdown; not after a forced one
+            shutil.rmtree(app.state.store.data_dir, ignore_errors=True)
+            if not stopped:
+                warnings.warn(
+                    "tpns-mock fixture: the server thread did not stop; its data dir was "
+                    "removed anyway",
+                    RuntimeWarning,
+                    stacklevel=1,
+                )
 
 
 @pytest.fixture

@@ -17,6 +17,7 @@ from client._core import (
     ClientCore,
     PushResult,
     RetryPolicy,
+    RulesName,
     UploadResult,
     redact_url,
 )
@@ -46,9 +47,16 @@ class TPNSClient:
         retry: RetryPolicy | None = None,
         timeout: float | httpx.Timeout = 60.0,
         transport: httpx.BaseTransport | None = None,
+        rules: RulesName = "seed",
     ) -> None:
         self._core = ClientCore(
-            access_id, secret_key, region=region, base_url=base_url, auth=auth, retry=retry
+            access_id,
+            secret_key,
+            region=region,
+            base_url=base_url,
+            auth=auth,
+            retry=retry,
+            rules=rules,
         )
         self._http = httpx.Client(transport=transport, timeout=timeout)
 
@@ -80,7 +88,7 @@ class TPNSClient:
         self, source: PackageSource, *, validate: bool = True, progress: Progress | None = None
     ) -> UploadResult:
         """Upload a number package; see :func:`client._package.prepare_package` for ``source``."""
-        with prepare_package(source, validate) as package:
+        with prepare_package(source, validate, self._core.rules) as package:
             call = self._core.upload_call(package.path, package.file_name)
             return self._send(call, progress)
 
@@ -110,24 +118,28 @@ class TPNSClient:
     # -- I/O ----------------------------------------------------------------------------------
 
     def _send(self, call: Call[T], progress: Progress | None = None) -> T:
+        # The error is raised after its except block, so it has no __context__ holding the
+        # httpx exception (whose request carries the credentials); the headers are a
+        # SecretHeaders, whose repr hides them from tracebacks shown with their locals.
         retry = self._core.retry
         attempt = 0
         while True:
             attempt += 1
+            error: TPNSError
+            headers = self._core.headers(call.body)
             try:
-                headers = self._core.headers(call.body)
                 response = self._http.request(
                     call.method, call.url, headers=headers, content=_stream(call.body, progress)
                 )
-                return call.parse(response.status_code, response.content)
-            except httpx.TransportError as exc:
-                error: TPNSError = self._core.transport_error(call, exc)
-                if not retry.should_retry(error, attempt, call.idempotent):
-                    raise error from exc
-            except TPNSError as exc:
-                error = exc
-                if not retry.should_retry(error, attempt, call.idempotent):
-                    raise
+            except (httpx.TransportError, httpx.InvalidURL) as exc:
+                error = self._core.transport_error(call, exc)
+            else:
+                try:
+                    return call.parse(response.status_code, response.content)
+                except TPNSError as exc:
+                    error = exc
+            if not retry.should_retry(error, attempt, call.idempotent):
+                raise error
             wait = retry.delay(attempt)
             log.warning(
                 "retrying %s %s in %.1f s after: %s", call.method, redact_url(call.url), wait, error

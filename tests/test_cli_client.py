@@ -7,26 +7,48 @@ import random
 import string
 import subprocess
 import sys
+import tempfile
+import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
-from conftest import LiveServer
+import pytest
+from conftest import LiveServer, start_server
 
 CREDENTIALS = {"TPNS_ACCESS_ID": "1500000001", "TPNS_SECRET_KEY": "tpns-mock-secret-key"}
 
 
 def tpns(
-    *args: str, env: dict[str, str], stdin: str | None = None
+    *args: str, env: dict[str, str], stdin: str | bytes | None = None
 ) -> subprocess.CompletedProcess[str]:
+    """Run ``tpns`` with ``stdin`` given as bytes, exactly (a str is encoded as UTF-8)."""
     environment = {k: v for k, v in os.environ.items() if not k.startswith("TPNS_")}
-    return subprocess.run(
-        [sys.executable, "-c", "import sys; from client.cli import main; sys.exit(main())", *args],
-        env={**environment, **env},
-        input=stdin,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    data = stdin.encode() if isinstance(stdin, str) else stdin or b""
+    with tempfile.TemporaryFile() as handle:
+        handle.write(data)
+        handle.seek(0)
+        return subprocess.run(
+            [
+                sys.executable,
+                "-c",
+                "import sys; from client.cli import main; sys.exit(main())",
+                *args,
+            ],
+            env={**environment, **env},
+            stdin=handle,
+            capture_output=True,
+            text=True,
+            encoding="utf-8",
+            errors="replace",
+            timeout=120,
+        )
+
+
+def accounts_of(server: LiveServer, upload_id: int) -> str:
+    response = httpx.get(f"{server.url}/_mock/uploads/{upload_id}/accounts")
+    response.raise_for_status()
+    return response.content.decode("utf-8")
 
 
 def test_upload_prints_the_upload_id_with_a_progress_bar(
@@ -74,3 +96,81 @@ def test_missing_credentials_name_both_variables() -> None:
     result = tpns("upload", "x.zip", "--base-url", "http://127.0.0.1:9", env={})
     assert result.returncode == 2
     assert "TPNS_ACCESS_ID" in result.stderr and "TPNS_SECRET_KEY" in result.stderr
+
+
+# -- stdin is bytes, handled exactly like a .txt file ---------------------------------------------
+
+
+def test_stdin_is_utf8_whatever_the_locale_says(live_server: LiveServer) -> None:
+    # a Latin-1 locale used to decode the UTF-8 bytes into mojibake, stored without a word
+    env = {**CREDENTIALS, "PYTHONIOENCODING": "latin-1", "LC_ALL": "C"}
+    result = tpns("upload", "-", "--base-url", live_server.url, env=env, stdin="ålice\nbøb\n")
+    assert result.returncode == 0, result.stderr
+    assert accounts_of(live_server, int(result.stdout)) == "ålice\nbøb\n"
+
+
+def test_stdin_bom_and_crlf_are_handled_as_in_a_txt_file(live_server: LiveServer) -> None:
+    result = tpns(
+        "upload", "-", "--base-url", live_server.url, env=CREDENTIALS, stdin=b"\xef\xbb\xbfab\r\ncd"
+    )
+    assert result.returncode == 0, result.stderr
+    upload_id = int(result.stdout)
+    assert accounts_of(live_server, upload_id) == "ab\ncd\n"
+    meta = httpx.get(f"{live_server.url}/_mock/uploads/{upload_id}").json()
+    assert meta["fileName"] == "accounts.zip"
+
+
+def test_invalid_utf8_on_stdin_is_refused_locally_naming_the_line(
+    live_server: LiveServer,
+) -> None:
+    result = tpns(
+        "upload", "-", "--base-url", live_server.url, env=CREDENTIALS, stdin=b"alice\nb\xffb\n"
+    )
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr and "UnicodeDecodeError" not in result.stderr
+    assert "PackageRefused" in result.stderr and "line 2" in result.stderr
+    assert "UTF-8" in result.stderr and result.stdout == ""
+    assert httpx.get(f"{live_server.url}/_mock/uploads").json()["total"] == 0
+
+
+# -- a malformed --base-url: one line, exit 2, no retries ------------------------------------------
+
+
+@pytest.mark.parametrize("base_url", ["localhost:8080", "http://[::1"])
+def test_a_malformed_base_url_is_one_line_and_exit_2(base_url: str) -> None:
+    started = time.monotonic()
+    result = tpns("upload", "-", "--base-url", base_url, env=CREDENTIALS, stdin="ab\n")
+    elapsed = time.monotonic() - started
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.startswith("tpns: base_url ") and "Traceback" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+    assert "retrying" not in result.stderr
+    print(f"refused in {elapsed:.2f} s")
+
+
+# -- --rules current: a .csv is not refused locally ------------------------------------------------
+
+
+@pytest.fixture
+def current_server(tmp_path: Path) -> Iterator[LiveServer]:
+    server = start_server(tmp_path / "current-data", "--rules", "current")
+    yield server
+    server.stop()
+
+
+def test_rules_current_sends_a_csv_the_seed_rules_refuse(
+    current_server: LiveServer, tmp_path: Path
+) -> None:
+    csv = tmp_path / "vips.csv"
+    csv.write_bytes(b"alice\nbob\n")
+    refused = tpns("upload", str(csv), "--base-url", current_server.url, env=CREDENTIALS)
+    assert refused.returncode == 1 and "PackageRefused" in refused.stderr
+    assert "not sent" in refused.stderr and "rules='current'" in refused.stderr
+    result = tpns(
+        "upload", str(csv), "--rules", "current", "--base-url", current_server.url, env=CREDENTIALS
+    )
+    assert result.returncode == 0, result.stderr
+    upload_id = int(result.stdout)
+    assert accounts_of(current_server, upload_id) == "alice\nbob\n"
+    meta = httpx.get(f"{current_server.url}/_mock/uploads/{upload_id}").json()
+    assert meta["fileName"] == "vips.csv"

@@ -4,6 +4,7 @@ retries, and credentials kept out of every repr, log line and exception."""
 from __future__ import annotations
 
 import base64
+import dataclasses
 import json
 import logging
 import threading
@@ -19,6 +20,7 @@ from zips import accounts_zip, make_zip
 
 from client import (
     REGIONS,
+    AsyncTPNSClient,
     AuthError,
     PackageRefused,
     RateLimitError,
@@ -28,7 +30,10 @@ from client import (
     TransportError,
 )
 from client._core import ClientCore, sign
+from mock_server.app import create_app
 from mock_server.auth import sign as server_sign
+from mock_server.package import Rules
+from mock_server.settings import Settings
 
 ACCESS_ID, SECRET = "1500000001", "tpns-mock-secret-key"
 FAST = RetryPolicy(attempts=3, backoff_s=0.01, max_backoff_s=0.02)
@@ -276,3 +281,102 @@ def test_signature_matches_what_the_server_computes() -> None:
     headers = core.headers(call.body, now=1_700_000_000)
     assert headers["TimeStamp"] == "1700000000"
     assert headers["Sign"] == server_sign(SECRET, "1700000000", ACCESS_ID, b'{"a":1}')
+
+
+# -- a malformed base_url is refused up front, and never retried ---------------------------------
+
+
+@pytest.mark.parametrize(
+    ("base_url", "problem"),
+    [
+        ("localhost:8080", "must start with http:// or https://"),
+        ("127.0.0.1:8080", "must start with http:// or https://"),
+        ("ftp://127.0.0.1", "must start with http:// or https://"),
+        ("http://", "names no host"),
+        ("http://[::1", "not a valid URL"),
+        (f"http://{ACCESS_ID}:{SECRET}@127.0.0.1:port", "not a valid URL"),
+    ],
+)
+def test_a_malformed_base_url_is_a_clear_value_error(base_url: str, problem: str) -> None:
+    with pytest.raises(ValueError, match=r"^base_url ") as caught:
+        TPNSClient(ACCESS_ID, SECRET, base_url=base_url)
+    assert problem in str(caught.value) and "e.g. http://" in str(caught.value)
+    assert SECRET not in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    "failure",
+    [httpx.UnsupportedProtocol("Request URL has an unsupported protocol"), httpx.InvalidURL("x")],
+)
+def test_a_request_that_cannot_succeed_is_not_retried(failure: Exception) -> None:
+    tries: list[httpx.Request] = []
+
+    def fail(request: httpx.Request) -> httpx.Response:
+        tries.append(request)
+        raise failure
+
+    with (
+        TPNSClient(
+            ACCESS_ID,
+            SECRET,
+            base_url="http://127.0.0.1:9",
+            retry=FAST,
+            transport=httpx.MockTransport(fail),
+        ) as tpns,
+        pytest.raises(TransportError) as caught,
+    ):
+        tpns.upload_package(["alice", "bob"])
+    assert len(tries) == 1 and not caught.value.retryable
+    assert caught.value.kind == type(failure).__name__
+
+
+def test_a_connect_error_is_still_retried() -> None:
+    tries: list[httpx.Request] = []
+
+    def fail(request: httpx.Request) -> httpx.Response:
+        tries.append(request)
+        raise httpx.ConnectError("refused")
+
+    with (
+        TPNSClient(
+            ACCESS_ID,
+            SECRET,
+            base_url="http://127.0.0.1:9",
+            retry=FAST,
+            transport=httpx.MockTransport(fail),
+        ) as tpns,
+        pytest.raises(TransportError) as caught,
+    ):
+        tpns.upload_package(["alice", "bob"])
+    assert len(tries) == FAST.attempts and caught.value.retryable
+
+
+# -- rules="current": the local check follows Tencent's newer document ----------------------------
+
+
+@pytest.mark.anyio
+async def test_rules_current_sends_what_tencents_newer_document_accepts(tmp_path: Path) -> None:
+    settings = dataclasses.replace(Settings(), data_dir=tmp_path / "data", rules=Rules.CURRENT)
+    transport = httpx.ASGITransport(create_app(settings))
+    csv = tmp_path / "vips.csv"
+    csv.write_bytes(b"alice\nbob\n")
+    archive = tmp_path / "csv-inside.zip"
+    archive.write_bytes(make_zip({"vips.csv": b"carol\n"}))
+    options = {"base_url": "http://mock", "transport": transport}
+    async with AsyncTPNSClient(ACCESS_ID, SECRET, rules="seed", **options) as seed:  # type: ignore[arg-type]
+        for path in (csv, archive):
+            with pytest.raises(PackageRefused) as caught:
+                await seed.upload_package(path)
+            assert caught.value.local and "rules='current'" in caught.value.err_msg
+    async with AsyncTPNSClient(ACCESS_ID, SECRET, rules="current", **options) as tpns:  # type: ignore[arg-type]
+        for path, accounts in ((csv, "alice\nbob\n"), (archive, "carol\n")):
+            upload_id = (await tpns.upload_package(path)).upload_id
+            response = await tpns._http.get(f"http://mock/_mock/uploads/{upload_id}/accounts")
+            assert response.text == accounts
+        # a csv still holds one column, checked locally
+        csv.write_bytes(b"alice,1\n")
+        with pytest.raises(PackageRefused) as caught:
+            await tpns.upload_package(csv)
+        assert caught.value.local and "line 1" in caught.value.err_msg
+    with pytest.raises(ValueError, match="rules must be"):
+        ClientCore(ACCESS_ID, SECRET, rules="newest")  # type: ignore[arg-type]

@@ -28,8 +28,10 @@ UPLOAD = "/v3/push/package/upload"
 PUSH = "/v3/push/app"
 FAST = RetryPolicy(attempts=3, backoff_s=0.01, max_backoff_s=0.02)
 MESSAGE = {"title": "Hello", "content": "Your order has shipped"}
-DELAY_MS = 1000
-TIMEOUT_S = 0.3
+# the answer comes 3 s late; only the read timeout (1 s) is short, so on a loaded machine a slow
+# connect or write cannot be mistaken for it
+DELAY_MS = 3000
+TIMEOUT = httpx.Timeout(5.0, read=1.0)
 
 
 def arm(tpns_mock: TPNSMock, **fault: Any) -> None:
@@ -54,7 +56,7 @@ def delay(tpns_mock: TPNSMock) -> Iterator[Callable[[str], None]]:
         armed.append(path)
 
     yield make
-    deadline = time.monotonic() + 10
+    deadline = time.monotonic() + 20
     while armed and time.monotonic() < deadline:
         answered = [e for e in journal(tpns_mock, armed[0]) if e[1] is not None]
         if answered:
@@ -132,7 +134,7 @@ def test_slow_push_is_a_timeout_error_with_the_url_and_no_credentials(
     caplog.set_level(logging.DEBUG)
     delay(PUSH)
     with (
-        tpns_mock.client(auth=auth, timeout=TIMEOUT_S, retry=FAST) as tpns,
+        tpns_mock.client(auth=auth, timeout=TIMEOUT, retry=FAST) as tpns,
         pytest.raises(TransportError) as caught,
     ):
         tpns.push({"audience_type": "account_list", "account_list": ["alice"], **notify()})
@@ -151,7 +153,7 @@ def test_slow_upload_times_out_and_the_retry_succeeds(
     tpns_mock: TPNSMock, delay: Callable[[str], None], caplog: pytest.LogCaptureFixture
 ) -> None:
     delay(UPLOAD)
-    with tpns_mock.client(timeout=TIMEOUT_S, retry=FAST) as tpns:
+    with tpns_mock.client(timeout=TIMEOUT, retry=FAST) as tpns:
         upload_id = tpns.upload_package(["alice", "bob"]).upload_id
     assert tpns_mock.accounts(upload_id) == ["alice", "bob"]
     assert "ReadTimeout" in caplog.text and "retrying POST" in caplog.text
@@ -166,7 +168,7 @@ async def test_async_client_times_out_too(
         tpns_mock.access_id,
         tpns_mock.secret_key,
         base_url=tpns_mock.url,
-        timeout=TIMEOUT_S,
+        timeout=TIMEOUT,
         retry=RetryPolicy(attempts=1),
     ) as tpns:
         with pytest.raises(TransportError) as caught:
