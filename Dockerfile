@@ -30,6 +30,6 @@ USER 10001:10001
 
 # no curl in a slim image: the probe is Python's urllib, and it follows TPNS_MOCK_PORT
 HEALTHCHECK --interval=10s --timeout=5s --start-period=10s --retries=3 \
-    CMD ["python", "-m", "mock_server.healthcheck"]
+    CMD ["python", "-m", "tpns_mock.healthcheck"]
 
 ENTRYPOINT ["tpns-mock"]

@@ -36,10 +36,9 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from packages import LIMIT_BYTES, largest_package, write_package  # noqa: E402
-
-from mock_server import package  # noqa: E402
-from mock_server.package import validate_package  # noqa: E402
-from mock_server.settings import DEFAULT_ACCESS_ID, DEFAULT_SECRET_KEY  # noqa: E402
+from tpns_client.protocol import package  # noqa: E402
+from tpns_client.protocol.package import validate_package  # noqa: E402
+from tpns_mock.settings import DEFAULT_ACCESS_ID, DEFAULT_SECRET_KEY  # noqa: E402
 
 AUTH = (DEFAULT_ACCESS_ID, DEFAULT_SECRET_KEY)
 UPLOAD = "/v3/push/package/upload"
@@ -196,7 +195,7 @@ def server(data_dir: Path) -> Iterator[Server]:
         [
             sys.executable,
             "-m",
-            "mock_server",
+            "tpns_mock",
             "--port",
             str(port),
             "--data-dir",
@@ -523,7 +522,8 @@ def markdown(report: Report, facts: dict[str, str], args: argparse.Namespace) ->
 
 NOTES = """## What is measured
 
-- **validation**: `mock_server.package.validate_package` on the package file, in process: open
+- **validation**: `tpns_client.protocol.package.validate_package` on the package file, in
+  process: open
   the zip, inflate its txt, check its CRC and every line. The reference inflates and counts
   lines in two C processes.
 - **end to end**: `curl -F file=@PKG` to a real `tpns-mock` process over loopback, from the first

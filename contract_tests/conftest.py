@@ -149,8 +149,8 @@ def target(pytestconfig: pytest.Config) -> Target:
 def asgi_app(target: Target, tmp_path_factory: pytest.TempPathFactory) -> object | None:
     if target.kind != "in-process":
         return None
-    from mock_server.app import create_app
-    from mock_server.settings import Settings
+    from tpns_mock.app import create_app
+    from tpns_mock.settings import Settings
 
     # create_app opens the store at once, so the ASGI transport needs no lifespan
     data_dir = tmp_path_factory.mktemp("contract-mock-data")

@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from tpns_client import AsyncTPNSClient, AuthError, PackageRefused, RetryPolicy
 
-from client import AsyncTPNSClient, AuthError, PackageRefused, RetryPolicy
 from contract_tests.conftest import RecordingTransport, Target
 from contract_tests.raw import Api, accounts_zip
 

@@ -20,8 +20,8 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from tpns_client import AsyncTPNSClient, RetryPolicy, TransportError
 
-from client import AsyncTPNSClient, RetryPolicy, TransportError
 from contract_tests.conftest import RecordingTransport, Target
 from contract_tests.raw import Answer, Api, accounts_zip
 

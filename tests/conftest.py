@@ -16,9 +16,8 @@ from typing import Any
 import httpx
 import pytest
 from fastapi.testclient import TestClient
-
-from mock_server.app import create_app
-from mock_server.settings import DEFAULT_ACCESS_ID, DEFAULT_SECRET_KEY, Settings
+from tpns_mock.app import create_app
+from tpns_mock.settings import DEFAULT_ACCESS_ID, DEFAULT_SECRET_KEY, Settings
 
 AUTH = (DEFAULT_ACCESS_ID, DEFAULT_SECRET_KEY)
 UPLOAD = "/v3/push/package/upload"
@@ -79,7 +78,7 @@ def free_port() -> int:
 
 @dataclass
 class LiveServer:
-    """A real ``python -m mock_server`` process on a free port."""
+    """A real ``python -m tpns_mock`` process on a free port."""
 
     url: str
     process: subprocess.Popen[bytes]
@@ -100,7 +99,7 @@ def start_server(data_dir: Path, *extra: str, env: dict[str, str] | None = None)
     command = [
         sys.executable,
         "-m",
-        "mock_server",
+        "tpns_mock",
         "--port",
         str(port),
         "--data-dir",

@@ -7,8 +7,7 @@ import time
 from typing import Any
 
 from conftest import AUTH, Mock
-
-from mock_server.auth import sign
+from tpns_mock.auth import sign
 
 PUSH = "/v3/push/app"
 OTHER_APP = ("1500000002", "second-app-secret-key-0002")

@@ -10,10 +10,9 @@ import httpx
 import pytest
 from conftest import AUTH, UPLOAD, Mock, start_server
 from pushing import APPS, OTHER_APP, PUSH, package_push, push
+from tpns_mock.cli import build_parser, settings_from_args
+from tpns_mock.settings import Settings, load_apps_file
 from zips import accounts_zip
-
-from mock_server.cli import build_parser, settings_from_args
-from mock_server.settings import Settings, load_apps_file
 
 THIRD_APP = ("1600000003", "third-app-secret-from-a-file")
 

@@ -9,9 +9,8 @@ from collections.abc import Callable
 import httpx
 import pytest
 from conftest import UPLOAD, Mock
+from tpns_mock.auth import sign
 from zips import accounts_zip
-
-from mock_server.auth import sign
 
 SECRET = "tpns-mock-secret-key"
 ACCESS_ID = "1500000001"

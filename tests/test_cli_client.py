@@ -32,7 +32,7 @@ def tpns(
             [
                 sys.executable,
                 "-c",
-                "import sys; from client.cli import main; sys.exit(main())",
+                "import sys; from tpns_client.cli import main; sys.exit(main())",
                 *args,
             ],
             env={**environment, **env},

@@ -16,9 +16,7 @@ from pathlib import Path
 import httpx
 import pytest
 from conftest import LiveServer, free_port
-from zips import accounts_zip, make_zip
-
-from client import (
+from tpns_client import (
     REGIONS,
     AsyncTPNSClient,
     AuthError,
@@ -29,11 +27,12 @@ from client import (
     TPNSError,
     TransportError,
 )
-from client._core import ClientCore, sign
-from mock_server.app import create_app
-from mock_server.auth import sign as server_sign
-from mock_server.package import Rules
-from mock_server.settings import Settings
+from tpns_client._core import ClientCore, sign
+from tpns_client.protocol.package import Rules
+from tpns_mock.app import create_app
+from tpns_mock.auth import sign as server_sign
+from tpns_mock.settings import Settings
+from zips import accounts_zip, make_zip
 
 ACCESS_ID, SECRET = "1500000001", "tpns-mock-secret-key"
 FAST = RetryPolicy(attempts=3, backoff_s=0.01, max_backoff_s=0.02)

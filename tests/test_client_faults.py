@@ -15,14 +15,13 @@ from typing import Any
 
 import httpx
 import pytest
-
-from client import (
+from tpns_client import (
     AsyncTPNSClient,
     RateLimitError,
     RetryPolicy,
     TransportError,
 )
-from client.pytest_plugin import TPNSMock
+from tpns_mock.pytest_plugin import TPNSMock
 
 UPLOAD = "/v3/push/package/upload"
 PUSH = "/v3/push/app"

@@ -18,8 +18,14 @@ from typing import Any
 import httpx
 import pytest
 from conftest import LiveServer, free_port
-
-from client import AsyncTPNSClient, AuthError, RetryPolicy, TPNSClient, TPNSError, TransportError
+from tpns_client import (
+    AsyncTPNSClient,
+    AuthError,
+    RetryPolicy,
+    TPNSClient,
+    TPNSError,
+    TransportError,
+)
 
 ACCESS_ID = "1500000001"
 SECRET = "s3cr3t-value-that-must-not-leak"
@@ -187,7 +193,7 @@ def test_a_failed_push_leaves_no_sign_in_the_traceback(live_server: LiveServer) 
 
 
 def test_the_headers_repr_hides_the_credentials_and_httpx_still_sends_them() -> None:
-    from client._core import ClientCore
+    from tpns_client._core import ClientCore
 
     core = ClientCore(ACCESS_ID, SECRET, base_url="http://127.0.0.1:9", auth="basic")
     headers = core.headers(core.push_call({"a": 1}).body)

@@ -10,8 +10,7 @@ from collections.abc import Iterator
 
 import httpx
 from conftest import LiveServer
-
-from client import TPNSClient
+from tpns_client import TPNSClient
 
 COUNT = 2_000_000
 

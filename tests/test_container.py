@@ -126,7 +126,7 @@ def service(image: str) -> Iterator[Service]:
 
 def test_image_keeps_its_healthcheck(image: str) -> None:
     healthcheck = run("podman", "image", "inspect", image, "--format", "{{.Config.Healthcheck}}")
-    assert "mock_server.healthcheck" in healthcheck
+    assert "tpns_mock.healthcheck" in healthcheck
 
 
 def test_service_is_published_on_loopback_only(service: Service) -> None:

@@ -11,9 +11,8 @@ from typing import Any
 import pytest
 import yaml
 from conftest import LiveServer, free_port
-
-from mock_server.healthcheck import health_url, probe
-from mock_server.settings import Settings
+from tpns_mock.healthcheck import health_url, probe
+from tpns_mock.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULTED = re.compile(r"^\$\{(?P<var>[A-Z0-9_]+):-(?P<default>[^}]*)\}$")
@@ -41,7 +40,7 @@ def test_compose_service_binds_loopback_keeps_data_and_checks_health() -> None:
     (volume,) = service["volumes"]
     name, target = volume.split(":")
     assert target == "/data" and name in compose()["volumes"], "a named volume holds the data"
-    assert service["healthcheck"]["test"] == ["CMD", "python", "-m", "mock_server.healthcheck"]
+    assert service["healthcheck"]["test"] == ["CMD", "python", "-m", "tpns_mock.healthcheck"]
 
 
 def test_compose_environment_defaults_are_the_mocks_own() -> None:
@@ -66,7 +65,7 @@ def test_dockerfile_builds_on_the_official_slim_image_as_non_root() -> None:
     assert 'VOLUME ["/data"]' in lines
     assert "EXPOSE 8080" in lines
     (health,) = [line for line in lines if line.startswith("HEALTHCHECK ")]
-    assert health.endswith('CMD ["python", "-m", "mock_server.healthcheck"]')
+    assert health.endswith('CMD ["python", "-m", "tpns_mock.healthcheck"]')
     env = " ".join(line for line in lines if line.startswith("ENV "))
     assert "TPNS_MOCK_HOST=0.0.0.0" in env and "TPNS_MOCK_DATA_DIR=/data" in env
     assert {"RUN", "COPY", "ENTRYPOINT"} <= instructions
@@ -93,7 +92,7 @@ def test_healthcheck_follows_the_configured_host_and_port(env: dict[str, str], u
 def test_healthcheck_exit_code_says_whether_the_mock_serves(live_server: LiveServer) -> None:
     port = live_server.url.rsplit(":", 1)[1]
     assert probe(f"{live_server.url}/_mock/health") is None
-    command = [sys.executable, "-m", "mock_server.healthcheck"]
+    command = [sys.executable, "-m", "tpns_mock.healthcheck"]
     healthy = subprocess.run(command, env={"TPNS_MOCK_PORT": port}, capture_output=True)
     assert healthy.returncode == 0, healthy.stderr
     closed = subprocess.run(

@@ -6,9 +6,8 @@ from collections.abc import Callable
 
 import pytest
 from conftest import Mock
+from tpns_client.protocol.package import Rules
 from zips import make_zip
-
-from mock_server.package import Rules
 
 
 @pytest.fixture

@@ -18,13 +18,12 @@ import pytest
 from conftest import AUTH, Mock
 from pushing import APPS, OTHER_APP, PUSH, PUSH_KEYS, android, package_push, push, pushes
 from test_push import refused, uploaded
-
-from mock_server.app import create_app
-from mock_server.errors import PUSH_TARGET_NOT_FOUND, TPNSError
-from mock_server.faults import MAX_BODY_BYTES, MAX_TIMES
-from mock_server.push import check_push, check_target
-from mock_server.settings import Settings
-from mock_server.store import SlotTaken, Store
+from tpns_mock.app import create_app
+from tpns_mock.errors import PUSH_TARGET_NOT_FOUND, TPNSError
+from tpns_mock.faults import MAX_BODY_BYTES, MAX_TIMES
+from tpns_mock.push import check_push, check_target
+from tpns_mock.settings import Settings
+from tpns_mock.store import SlotTaken, Store
 
 LONE = b"\\ud800"  # as JSON text: an escape UTF-8 cannot encode
 HUGE = "99999999999999999999999"

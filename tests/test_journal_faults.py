@@ -18,12 +18,11 @@ import pytest
 from conftest import AUTH, UPLOAD, LiveServer, Mock, start_server
 from fastapi.testclient import TestClient
 from pushing import APPS, OTHER_APP, PUSH, android, package_push, push, signed_headers
+from tpns_mock.app import create_app
+from tpns_mock.middleware import FaultMiddleware, JournalMiddleware
+from tpns_mock.settings import Settings
+from tpns_mock.store import Store
 from zips import accounts_zip
-
-from mock_server.app import create_app
-from mock_server.middleware import FaultMiddleware, JournalMiddleware
-from mock_server.settings import Settings
-from mock_server.store import Store
 
 
 @pytest.fixture

@@ -12,8 +12,7 @@ from __future__ import annotations
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
-from mock_server.package import AccountChecker, PackageError, _line_problem
+from tpns_client.protocol.package import AccountChecker, PackageError, _line_problem
 
 CHARS = st.sampled_from(["a", "Z", "9", ",", "é", "用", "𝄞", "\x00", "\t", "\x7f", " ", "-"])
 LINE = st.one_of(

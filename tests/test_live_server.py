@@ -1,4 +1,4 @@
-"""Through a real ``python -m mock_server`` process on a free port: the network path, restarts,
+"""Through a real ``python -m tpns_mock`` process on a free port: the network path, restarts,
 the CLI, and Tencent's documented examples as printed."""
 
 from __future__ import annotations
@@ -168,9 +168,9 @@ def test_tencent_python_example_as_printed(live_server: LiveServer, tmp_path: Pa
     assert accounts.startswith("alice\nbob")
 
 
-def test_python_m_mock_server_help() -> None:
+def test_python_m_tpns_mock_help() -> None:
     out = subprocess.run(
-        [sys.executable, "-m", "mock_server", "--help"], capture_output=True, check=True, text=True
+        [sys.executable, "-m", "tpns_mock", "--help"], capture_output=True, check=True, text=True
     ).stdout
     for flag in ("--host", "--port", "--data-dir", "--in-memory", "--rules", "--access-id"):
         assert flag in out

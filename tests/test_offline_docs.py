@@ -12,8 +12,7 @@ from urllib.parse import urljoin, urlsplit
 import pytest
 from conftest import Mock
 from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
-
-from mock_server import docs
+from tpns_mock import docs
 
 ANY_URL = re.compile(rb"https?://[^\s\"'`<>)]+")
 CSS_LOADS = re.compile(rb"""url\(\s*["']?([^"')\s]+)|@import\s+(?:url\()?\s*["']?([^"')\s;]+)""")

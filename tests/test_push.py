@@ -24,10 +24,9 @@ from pushing import (
     pushes,
     signed_headers,
 )
+from tpns_mock.app import create_app
+from tpns_mock.settings import Settings
 from zips import accounts_zip
-
-from mock_server.app import create_app
-from mock_server.settings import Settings
 
 TOKENS = ["0" * 4 + f"{i:032x}" for i in range(3)]  # 36 characters each
 

@@ -10,9 +10,8 @@ import time
 from pathlib import Path
 
 import httpx
-
-from client import TPNSClient
-from client.pytest_plugin import TPNSMock
+from tpns_client import TPNSClient
+from tpns_mock.pytest_plugin import TPNSMock
 
 ROOT = Path(__file__).resolve().parent.parent
 

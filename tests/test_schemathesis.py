@@ -23,9 +23,8 @@ from schemathesis.checks import (
     negative_data_rejection,
     positive_data_acceptance,
 )
-
-from mock_server.app import create_app
-from mock_server.settings import DEFAULT_ACCESS_ID, DEFAULT_SECRET_KEY, Settings
+from tpns_mock.app import create_app
+from tpns_mock.settings import DEFAULT_ACCESS_ID, DEFAULT_SECRET_KEY, Settings
 
 BASIC = "Basic " + base64.b64encode(f"{DEFAULT_ACCESS_ID}:{DEFAULT_SECRET_KEY}".encode()).decode()
 

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import pytest
-
-from mock_server.cli import main
-from mock_server.package import Rules
-from mock_server.settings import Settings
+from tpns_client.protocol.package import Rules
+from tpns_mock.cli import main
+from tpns_mock.settings import Settings
 
 
 @pytest.mark.parametrize(

@@ -6,7 +6,7 @@ from __future__ import annotations
 import fcntl
 from pathlib import Path
 
-from mock_server.store import Store
+from tpns_mock.store import Store
 
 
 def add_one(store: Store) -> str:

@@ -11,10 +11,9 @@ from typing import Any
 import httpx
 import pytest
 from conftest import AUTH, UPLOAD, LiveServer, start_server
+from tpns_mock.settings import Settings
+from tpns_mock.workers import settings_env
 from zips import accounts_zip
-
-from mock_server.settings import Settings
-from mock_server.workers import settings_env
 
 UPLOADS = 50
 PUSH = "/v3/push/app"

@@ -1,4 +1,4 @@
-"""``tpns-mock`` / ``python -m mock_server``: start the mock and say how to reach it."""
+"""``tpns-mock`` / ``python -m tpns_mock``: start the mock and say how to reach it."""
 
 from __future__ import annotations
 
@@ -9,11 +9,11 @@ from dataclasses import replace
 from pathlib import Path
 
 import uvicorn
+from tpns_client.protocol.package import Rules
 
-from mock_server.app import create_app
-from mock_server.package import Rules
-from mock_server.settings import DEFAULT_SECRET_KEY, Settings, load_apps_file
-from mock_server.workers import run_workers
+from tpns_mock.app import create_app
+from tpns_mock.settings import DEFAULT_SECRET_KEY, Settings, load_apps_file
+from tpns_mock.workers import run_workers
 
 
 def build_parser() -> argparse.ArgumentParser:

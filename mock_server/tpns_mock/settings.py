@@ -13,7 +13,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from mock_server.package import DEFAULT_MAX_INFLATED_BYTES, MAX_UPLOAD_BYTES, Rules
+from tpns_client.protocol.package import DEFAULT_MAX_INFLATED_BYTES, MAX_UPLOAD_BYTES, Rules
 
 DEFAULT_ACCESS_ID = "1500000001"
 DEFAULT_SECRET_KEY = "tpns-mock-secret-key"
@@ -106,7 +106,7 @@ class Settings:
     push_rate_limit: bool = True  # full, tag and package pushes: one per interval per app
     push_interval_s: float = 1.0
     journal_size: int = 1000  # newest requests kept in the journal; 0 turns it off
-    workers: int = 1  # server processes sharing the data dir (see mock_server/workers.py)
+    workers: int = 1  # server processes sharing the data dir (see workers.py)
     body_deadline_s: float = 600.0  # the whole body, however steadily it trickles in
 
     def __repr__(self) -> str:

@@ -1,4 +1,4 @@
-"""The sans-IO core shared by :class:`~client.TPNSClient` and :class:`~client.AsyncTPNSClient`.
+"""The sans-IO core shared by ``TPNSClient`` and ``AsyncTPNSClient``.
 
 Everything that is the same for both lives here: where each region is, how a request is signed,
 how a multipart body is framed, how an answer becomes a typed result or a :class:`TPNSError`, and
@@ -9,8 +9,6 @@ and adding an endpoint is one ``*_call`` builder here plus a one-line method on 
 from __future__ import annotations
 
 import base64
-import hashlib
-import hmac
 import json
 import os
 import random
@@ -23,21 +21,12 @@ from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 
-from client.errors import AuthError, PackageRefused, RateLimitError, TPNSError, TransportError
+from tpns_client.errors import AuthError, PackageRefused, RateLimitError, TPNSError, TransportError
+from tpns_client.protocol.codes import AUTH_FAILURE, PACKAGE_CODES, RATE_LIMITED
+from tpns_client.protocol.paths import PUSH_PATH, REGIONS, UPLOAD_PATH
+from tpns_client.protocol.signing import sign_chunks
 
-REGIONS: Mapping[str, str] = {
-    "guangzhou": "https://api.tpns.tencent.com",
-    "shanghai": "https://api.tpns.sh.tencent.com",
-    "hongkong": "https://api.tpns.hk.tencent.com",
-    "singapore": "https://api.tpns.sgp.tencent.com",
-}
-UPLOAD_PATH = "/v3/push/package/upload"
-PUSH_PATH = "/v3/push/app"
 CHUNK_BYTES = 256 * 1024
-
-AUTH_FAILURE = 1008003
-RATE_LIMITED = 1008028
-PACKAGE_CODES = frozenset({1008011, 1008012})
 
 Auth = Literal["sign", "basic"]
 RulesName = Literal["seed", "current"]
@@ -234,12 +223,7 @@ class SecretHeaders(dict):  # type: ignore[type-arg]
     __str__ = __repr__
 
 
-def sign(secret_key: str, timestamp: str, access_id: str, chunks: Iterator[bytes]) -> str:
-    """Tencent's Sign: Base64 of the lowercase hex HMAC-SHA256 of TimeStamp + AccessId + body."""
-    mac = hmac.new(secret_key.encode(), (timestamp + access_id).encode(), hashlib.sha256)
-    for chunk in chunks:
-        mac.update(chunk)
-    return base64.b64encode(mac.hexdigest().encode()).decode()
+sign = sign_chunks  # Tencent's Sign over a body given in pieces
 
 
 class ClientCore:

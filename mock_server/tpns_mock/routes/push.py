@@ -1,8 +1,8 @@
 """``POST /v3/push/app``: the push API, answered in TPNS's snake_case shape.
 
 The route authenticates, reads the body (bounded in size and time), hands it to
-:mod:`mock_server.push` for the rules, fetches a package push's upload for
-:func:`~mock_server.push.check_target` to judge, and records the push, claiming the app's
+:mod:`tpns_mock.push` for the rules, fetches a package push's upload for
+:func:`~tpns_mock.push.check_target` to judge, and records the push, claiming the app's
 rate-limit slot in the same store transaction (so a push that fails to be stored never uses
 it). Errors carry the same six keys as success, so a client that decodes the answer into a
 fixed structure never meets a missing field.
@@ -18,11 +18,11 @@ from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect
 
-from mock_server.auth import Caller, authenticate
-from mock_server.body import BodyTimeout, timed_chunks
-from mock_server.errors import INVALID_PARAM, PARAM_PARSE_ERROR, TPNSError
-from mock_server.middleware import STATE_ACCESS_ID
-from mock_server.push import (
+from tpns_mock.auth import Caller, authenticate
+from tpns_mock.body import BodyTimeout, timed_chunks
+from tpns_mock.errors import INVALID_PARAM, PARAM_PARSE_ERROR, TPNSError
+from tpns_mock.middleware import STATE_ACCESS_ID
+from tpns_mock.push import (
     MAX_BODY_BYTES,
     check_push,
     check_target,
@@ -30,8 +30,8 @@ from mock_server.push import (
     rate_limited,
     seq_of,
 )
-from mock_server.settings import Settings
-from mock_server.store import SlotTaken, Store
+from tpns_mock.settings import Settings
+from tpns_mock.store import SlotTaken, Store
 
 router = APIRouter()
 

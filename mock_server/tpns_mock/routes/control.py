@@ -1,8 +1,8 @@
 """``/_mock/`` test-control plane: the pushes an app made, the requests it sent, armed faults.
 
 Not part of TPNS and without auth, like the rest of ``/_mock/``. These routes read and change
-the store only; what a fault is lives in :mod:`mock_server.faults`, how it answers in
-:mod:`mock_server.middleware`.
+the store only; what a fault is lives in :mod:`tpns_mock.faults`, how it answers in
+:mod:`tpns_mock.middleware`.
 """
 
 from __future__ import annotations
@@ -15,10 +15,10 @@ from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect
 
-from mock_server.body import BodyTimeout, BodyTooLong, read_bounded
-from mock_server.faults import MAX_BODY_BYTES, FaultSpecError, parse_fault
-from mock_server.routes.inspect import NOT_FOUND_RESPONSE, not_found, storable_id
-from mock_server.store import Store
+from tpns_mock.body import BodyTimeout, BodyTooLong, read_bounded
+from tpns_mock.faults import MAX_BODY_BYTES, FaultSpecError, parse_fault
+from tpns_mock.routes.inspect import NOT_FOUND_RESPONSE, not_found, storable_id
+from tpns_mock.store import Store
 
 router = APIRouter(prefix="/_mock", tags=["mock test control"])
 

@@ -1,4 +1,4 @@
-"""``python -m mock_server.healthcheck``: the container's HEALTHCHECK, in the standard library.
+"""``python -m tpns_mock.healthcheck``: the container's HEALTHCHECK, in the standard library.
 
 Slim images have no curl, and a probe must follow the port the mock was told to use
 (``TPNS_MOCK_PORT``), so it reads the same variables the server does. Exit 0 only when

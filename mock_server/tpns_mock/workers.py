@@ -24,11 +24,11 @@ from pathlib import Path
 import uvicorn
 from fastapi import FastAPI
 
-from mock_server.app import create_app
-from mock_server.settings import Settings
-from mock_server.store import Store
+from tpns_mock.app import create_app
+from tpns_mock.settings import Settings
+from tpns_mock.store import Store
 
-FACTORY = "mock_server.workers:app_from_env"
+FACTORY = "tpns_mock.workers:app_from_env"
 
 
 def app_from_env() -> FastAPI:

@@ -1,6 +1,6 @@
 """The OpenAPI schema's auth: how ``/docs`` learns to sign in to the TPNS endpoints.
 
-The routes authenticate by hand (``mock_server.auth``: Basic, or TPNS's AccessId/TimeStamp/Sign
+The routes authenticate by hand (``tpns_mock.auth``: Basic, or TPNS's AccessId/TimeStamp/Sign
 headers), so FastAPI cannot see it. This adds both schemes to the schema and requires one of them
 on every operation tagged ``TPNS``; the ``/_mock/`` endpoints stay open, as they are.
 """

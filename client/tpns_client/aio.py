@@ -13,7 +13,7 @@ import anyio
 import anyio.to_thread
 import httpx
 
-from client._core import (
+from tpns_client._core import (
     Auth,
     BytesBody,
     Call,
@@ -25,8 +25,8 @@ from client._core import (
     UploadResult,
     redact_url,
 )
-from client._package import PackageSource, prepare_package
-from client.errors import TPNSError
+from tpns_client._package import PackageSource, prepare_package
+from tpns_client.errors import TPNSError
 
 log = logging.getLogger("tpns")
 T = TypeVar("T")

@@ -8,11 +8,11 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from mock_server import __version__, docs, openapi
-from mock_server.middleware import FaultMiddleware, JournalMiddleware
-from mock_server.routes import control, inspect, push, upload
-from mock_server.settings import Settings
-from mock_server.store import Store
+from tpns_mock import __version__, docs, openapi
+from tpns_mock.middleware import FaultMiddleware, JournalMiddleware
+from tpns_mock.routes import control, inspect, push, upload
+from tpns_mock.settings import Settings
+from tpns_mock.store import Store
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -30,7 +30,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version=__version__,
         description="A local stand-in for Tencent Push Notification Service's number-package API.",
         lifespan=lifespan,
-        docs_url=None,  # served by mock_server.docs, without CDNs
+        docs_url=None,  # served by tpns_mock.docs, without CDNs
         redoc_url=None,
     )
     app.state.settings = settings

@@ -36,8 +36,7 @@ if TYPE_CHECKING:
     import asyncio
 
     import uvicorn
-
-    from client.sync import TPNSClient
+    from tpns_client.sync import TPNSClient
 
 # how long shutdown lets requests in flight finish before cancelling them: an upload the app
 # under test left half-sent would otherwise hold the session open for the mock's idle timeout
@@ -87,8 +86,8 @@ class TPNSMock:
         self._http.post("/_mock/reset").raise_for_status()
 
     def client(self, **options: Any) -> TPNSClient:
-        """A :class:`client.TPNSClient` for this mock (``auth="basic"`` etc. may be given)."""
-        from client.sync import TPNSClient
+        """A :class:`tpns_client.TPNSClient` for this mock (``auth="basic"`` etc. may be given)."""
+        from tpns_client.sync import TPNSClient
 
         options.setdefault("rules", self.rules)
         return TPNSClient(self.access_id, self.secret_key, base_url=self.url, **options)
@@ -143,8 +142,8 @@ class _ServerThread:
 def _tpns_mock_session() -> Iterator[TPNSMock]:
     import uvicorn
 
-    from mock_server.app import create_app
-    from mock_server.settings import Settings
+    from tpns_mock.app import create_app
+    from tpns_mock.settings import Settings
 
     host = os.environ.get("TPNS_MOCK_FIXTURE_HOST", "127.0.0.1")
     port = int(os.environ.get("TPNS_MOCK_FIXTURE_PORT", "0"))
@@ -189,6 +188,6 @@ def tpns_mock(_tpns_mock_session: TPNSMock) -> TPNSMock:
 
 @pytest.fixture
 def tpns_client(tpns_mock: TPNSMock) -> Iterator[TPNSClient]:
-    """A :class:`client.TPNSClient` signed in to ``tpns_mock``."""
+    """A :class:`tpns_client.TPNSClient` signed in to ``tpns_mock``."""
     with tpns_mock.client() as client:
         yield client

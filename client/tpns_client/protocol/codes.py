@@ -1,8 +1,8 @@
-"""TPNS return codes and the one exception that carries them to the HTTP layer.
+"""TPNS return codes, their meanings, and :class:`Refusal`, the exception that carries one.
 
-The codes and their meanings are Tencent's (see docs/fidelity.md for sources). Everything below
-the routes raises :class:`TPNSError`; only the routes decide how it is shaped on the wire
-(camelCase for upload, snake_case for push).
+The codes and their meanings are Tencent's (see docs/fidelity.md for sources). The rules raise
+:class:`Refusal`; the mock's routes decide how it is shaped on the wire (camelCase for the upload,
+snake_case for the push) and the client's local check turns it into ``PackageRefused``.
 """
 
 from __future__ import annotations
@@ -32,9 +32,11 @@ MEANINGS: dict[int, str] = {
     PUSH_TARGET_NOT_FOUND: "push target does not exist",
     ILLEGAL_SEND_TIME: "illegal send_time",
 }
+# the codes a refused package answers
+PACKAGE_CODES = frozenset({UPLOAD_FILE_ERROR, UPLOAD_EMPTY_FILE})
 
 
-class TPNSError(Exception):
+class Refusal(Exception):
     """A refusal with a TPNS return code, a human message and the HTTP status to answer with.
 
     Business errors answer HTTP 200, as Tencent does; only auth failures use 403.
@@ -53,8 +55,5 @@ class TPNSError(Exception):
         return f"{meaning}: {self.message}" if self.message else meaning
 
     def __repr__(self) -> str:
-        return f"TPNSError({self.code}, {self.message!r}, http_status={self.http_status})"
-
-
-def auth_failure(message: str) -> TPNSError:
-    return TPNSError(AUTH_FAILURE, message, http_status=403)
+        name = type(self).__name__
+        return f"{name}({self.code}, {self.message!r}, http_status={self.http_status})"

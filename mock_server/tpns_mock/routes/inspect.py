@@ -13,10 +13,10 @@ from typing import Any
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse, StreamingResponse
+from tpns_client.protocol.package import Rules, iter_account_lines
 
-from mock_server import __version__
-from mock_server.package import Rules, iter_account_lines
-from mock_server.store import Store, Upload
+from tpns_mock import __version__
+from tpns_mock.store import Store, Upload
 
 router = APIRouter(prefix="/_mock", tags=["mock inspection"])
 

@@ -19,8 +19,8 @@ from typing import BinaryIO
 from python_multipart.exceptions import MultipartParseError
 from python_multipart.multipart import MultipartParser, parse_options_header
 
-from mock_server.body import BodyTimeout, timed_chunks
-from mock_server.errors import MISSING_PARAM, PARAM_PARSE_ERROR, UPLOAD_FILE_ERROR, TPNSError
+from tpns_mock.body import BodyTimeout, timed_chunks
+from tpns_mock.errors import MISSING_PARAM, PARAM_PARSE_ERROR, UPLOAD_FILE_ERROR, TPNSError
 
 MAX_PARTS = 16
 # room for the multipart framing and any small fields around a file at the size limit

@@ -12,8 +12,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from mock_server.errors import AUTH_FAILURE, MEANINGS
-from mock_server.values import has_lone_surrogate, is_int
+from tpns_mock.errors import AUTH_FAILURE, MEANINGS
+from tpns_mock.values import has_lone_surrogate, is_int
 
 ACTIONS = ("error", "drop", "delay")
 MAX_DELAY_MS = 600_000

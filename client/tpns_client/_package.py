@@ -4,7 +4,7 @@ Why a file: the Sign covers the whole body and must be sent before it, a retry m
 bytes again, and Tencent expects a Content-Length. A temporary zip written incrementally meets all
 three with flat memory, whatever the number of accounts; the body is then streamed from it.
 
-The rules are not restated here: the check is :mod:`mock_server.package`, the code the mock
+The rules are not restated here: the check is :mod:`tpns_client.protocol.package`, the code the mock
 itself runs, so the client refuses locally exactly what the mock would refuse.
 """
 
@@ -20,8 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Union
 
-from client.errors import PackageRefused
-from mock_server.package import (
+from tpns_client.errors import PackageRefused
+from tpns_client.protocol.package import (
     CHUNK_BYTES,
     MAX_UPLOAD_BYTES,
     AccountChecker,

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import PurePosixPath
 from typing import BinaryIO
 
-from mock_server.errors import UPLOAD_EMPTY_FILE, UPLOAD_FILE_ERROR, TPNSError
+from tpns_client.protocol.codes import UPLOAD_EMPTY_FILE, UPLOAD_FILE_ERROR, Refusal
 
 try:  # isal inflates about three times faster than zlib; zlib is the fallback
     from isal import isal_zlib as _zlib
@@ -53,7 +53,7 @@ class Rules(str, enum.Enum):
     CURRENT = "current"  # the 2025 document: also .txt and .csv, file name 1-100 characters
 
 
-class PackageError(TPNSError):
+class PackageError(Refusal):
     """A package broke a rule; the message names the rule (and the line, for accounts)."""
 
     def __init__(self, message: str, code: int = UPLOAD_FILE_ERROR) -> None:

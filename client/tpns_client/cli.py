@@ -17,9 +17,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO, TextIO
 
-from client._core import REGIONS
-from client.errors import TPNSError
-from client.sync import TPNSClient
+from tpns_client._core import REGIONS
+from tpns_client.errors import TPNSError
+from tpns_client.sync import TPNSClient
 
 PROGRESS_MIN_BYTES = 1024 * 1024
 

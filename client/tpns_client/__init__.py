@@ -4,10 +4,10 @@
 (:mod:`client._core`): same requests, same parsing, same errors, same retries.
 """
 
-from client._core import REGIONS, PushResult, RetryPolicy, UploadResult
-from client.aio import AsyncTPNSClient
-from client.errors import AuthError, PackageRefused, RateLimitError, TPNSError, TransportError
-from client.sync import TPNSClient
+from tpns_client._core import REGIONS, PushResult, RetryPolicy, UploadResult
+from tpns_client.aio import AsyncTPNSClient
+from tpns_client.errors import AuthError, PackageRefused, RateLimitError, TPNSError, TransportError
+from tpns_client.sync import TPNSClient
 
 __all__ = [
     "REGIONS",

@@ -24,9 +24,9 @@ import httpx
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from mock_server.body import asgi_body, drain
-from mock_server.faults import ADMIN_PREFIX
-from mock_server.store import Fault, Store
+from tpns_mock.body import asgi_body, drain
+from tpns_mock.faults import ADMIN_PREFIX
+from tpns_mock.store import Fault, Store
 
 UPLOAD_PATH = "/v3/push/package/upload"
 DOCS_PATHS = frozenset({"/docs", "/docs/oauth2-redirect", "/redoc", "/openapi.json"})

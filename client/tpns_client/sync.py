@@ -10,7 +10,7 @@ from typing import Any, TypeVar
 
 import httpx
 
-from client._core import (
+from tpns_client._core import (
     Auth,
     Body,
     Call,
@@ -21,8 +21,8 @@ from client._core import (
     UploadResult,
     redact_url,
 )
-from client._package import PackageSource, prepare_package
-from client.errors import TPNSError
+from tpns_client._package import PackageSource, prepare_package
+from tpns_client.errors import TPNSError
 
 log = logging.getLogger("tpns")
 T = TypeVar("T")

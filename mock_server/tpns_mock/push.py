@@ -3,7 +3,7 @@
 Pure Python, no web framework: the route reads the body and authenticates, this module says
 whether the body is a push Tencent would take; the route then looks the upload up in the store
 and :func:`check_target` says whether the push may go to it. Every refusal is a
-:class:`~mock_server.errors.TPNSError` naming the field and the rule:
+:class:`~tpns_mock.errors.TPNSError` naming the field and the rule:
 1008001 when the body cannot be read as a JSON object, 1008002 when a required field is absent,
 1008007 when a field has the wrong type or value, 10010012 for a malformed ``send_time``.
 Sources and choices are in docs/fidelity.md.
@@ -18,7 +18,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from mock_server.errors import (
+from tpns_client.protocol.package import TOKEN_CHARS, Rules, first_non_token
+
+from tpns_mock.errors import (
     ILLEGAL_SEND_TIME,
     INVALID_PARAM,
     MISSING_PARAM,
@@ -27,11 +29,10 @@ from mock_server.errors import (
     RATE_LIMITED,
     TPNSError,
 )
-from mock_server.package import TOKEN_CHARS, Rules, first_non_token
-from mock_server.values import first_lone_surrogate, is_int
+from tpns_mock.values import first_lone_surrogate, is_int
 
 if TYPE_CHECKING:
-    from mock_server.store import Upload
+    from tpns_mock.store import Upload
 
 PACKAGE_AUDIENCES = frozenset({"package_account_push", "package_token_push"})
 AUDIENCES = frozenset(

@@ -9,23 +9,16 @@ from __future__ import annotations
 
 import base64
 import binascii
-import hashlib
 import hmac
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from mock_server.errors import auth_failure
+from tpns_client.protocol.signing import basic_header, finish, sign, signer
 
+from tpns_mock.errors import auth_failure
 
-def sign(secret_key: str, timestamp: str, access_id: str, body: bytes) -> str:
-    """Tencent's Sign: Base64 of the lowercase hex HMAC-SHA256 of TimeStamp + AccessId + body."""
-    digest = hmac.new(secret_key.encode(), (timestamp + access_id).encode() + body, hashlib.sha256)
-    return base64.b64encode(digest.hexdigest().encode()).decode()
-
-
-def basic_header(access_id: str, secret_key: str) -> str:
-    return "Basic " + base64.b64encode(f"{access_id}:{secret_key}".encode()).decode()
+__all__ = ["Caller", "basic_header", "sign"]
 
 
 @dataclass
@@ -47,7 +40,7 @@ class Caller:
     def verify_body(self) -> None:
         if self._hmac is None:
             return
-        actual = base64.b64encode(self._hmac.hexdigest().encode())
+        actual = finish(self._hmac).encode()
         if not hmac.compare_digest(actual, self._expected):
             raise auth_failure("Sign does not match TimeStamp + AccessId + body for this AccessId")
 
@@ -109,5 +102,5 @@ def _signed(
         raise auth_failure(
             f"TimeStamp is {drift:.0f} s from the server clock; at most {window_s} s is allowed"
         )
-    mac = hmac.new(secret.encode(), (timestamp + access_id).encode(), hashlib.sha256)
+    mac = signer(secret, timestamp, access_id)
     return Caller(access_id, mac, given.encode())

@@ -9,15 +9,15 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect
+from tpns_client.protocol.package import validate_package
 
-from mock_server.auth import Caller, authenticate
-from mock_server.body import drain
-from mock_server.errors import SERVICE_ERROR, UPLOAD_FILE_ERROR, TPNSError
-from mock_server.form import receive_file
-from mock_server.middleware import STATE_ACCESS_ID
-from mock_server.package import validate_package
-from mock_server.settings import Settings
-from mock_server.store import Store, StoreFull
+from tpns_mock.auth import Caller, authenticate
+from tpns_mock.body import drain
+from tpns_mock.errors import SERVICE_ERROR, UPLOAD_FILE_ERROR, TPNSError
+from tpns_mock.form import receive_file
+from tpns_mock.middleware import STATE_ACCESS_ID
+from tpns_mock.settings import Settings
+from tpns_mock.store import Store, StoreFull
 
 router = APIRouter()
 

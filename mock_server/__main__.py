@@ -1,5 +1,0 @@
-import sys
-
-from mock_server.cli import main
-
-sys.exit(main())

@@ -1,0 +1,5 @@
+import sys
+
+from tpns_mock.cli import main
+
+sys.exit(main())
