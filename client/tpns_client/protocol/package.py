@@ -348,6 +348,11 @@ def _read_chunks(stream: BinaryIO, limit: int, what: str) -> Iterator[bytes]:
         yield chunk
 
 
+def header_name(raw_name: bytes, flags: int) -> str:
+    """A local header's file name, decoded as ``zipfile`` decodes the central directory's."""
+    return raw_name.decode("utf-8" if flags & 0x800 else "cp437", errors="replace")
+
+
 def _data_offset(upload: BinaryIO, info: zipfile.ZipInfo) -> int:
     """Where the member's compressed bytes start, after checking its local header.
 
@@ -361,8 +366,7 @@ def _data_offset(upload: BinaryIO, info: zipfile.ZipInfo) -> int:
     signature, _, flags, *_, name_length, extra_length = _LOCAL_HEADER.unpack(header)
     if signature != b"PK\x03\x04":
         raise PackageError("the upload is not a valid zip (bad local file header)")
-    raw_name = upload.read(name_length)
-    name = raw_name.decode("utf-8" if flags & 0x800 else "cp437", errors="replace")
+    name = header_name(upload.read(name_length), flags)
     if name != info.orig_filename:
         raise PackageError(
             f"the zip is corrupt (file name in directory {info.orig_filename!r} "
@@ -437,9 +441,19 @@ def _content_chunks(
     if kind != "zip":
         yield kind, file_name, _read_chunks(upload, max_inflated, repr(file_name))
         return
+    info = checked_member(upload, rules, max_inflated)
+    yield "zip", info.filename, _member_chunks(upload, info, max_inflated)
+
+
+def checked_member(upload: BinaryIO, rules: Rules, max_inflated: int) -> zipfile.ZipInfo:
+    """The one member of a non-empty zip, from its central directory, or the rule it breaks.
+
+    Reads only the end records and the central directory, so it is cheap whatever the size;
+    the member's own bytes are not looked at.
+    """
     try:
         with zipfile.ZipFile(upload) as archive:
-            info = _open_member(archive, rules, max_inflated)
+            return _open_member(archive, rules, max_inflated)
     except zipfile.BadZipFile as exc:
         if "not a zip file" in str(exc):
             raise PackageError(
@@ -449,7 +463,6 @@ def _content_chunks(
         raise PackageError(f"the upload is not a valid zip ({exc})") from None
     except (EOFError, NotImplementedError, ValueError, OSError) as exc:
         raise PackageError(f"the zip is corrupt or truncated ({exc})") from None
-    yield "zip", info.filename, _member_chunks(upload, info, max_inflated)
 
 
 def validate_package(
