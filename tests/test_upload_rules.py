@@ -16,6 +16,9 @@ from zips import (
     symlink_zip,
 )
 
+# every rule holds whether an upload is checked as it arrives or from the stored file
+pytestmark = pytest.mark.usefixtures("upload_check_path")
+
 
 def accepted(mock: Mock, content: bytes, file_name: str = "accounts.zip") -> int:
     body = mock.upload(content, file_name)

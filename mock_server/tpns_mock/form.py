@@ -76,8 +76,11 @@ async def receive_file(
     idle_timeout_s: float,
     deadline_s: float = float("inf"),
     on_chunk: Callable[[bytes], None] = lambda _: None,
+    on_file: Callable[[str], None] = lambda _: None,
 ) -> ReceivedFile:
     """Stream the body, writing the ``file`` part to ``sink``; refuse as soon as a rule breaks.
+
+    ``on_file`` hears the file part's name before its first byte is written to ``sink``.
 
     ``idle_timeout_s`` bounds the wait for each chunk, ``deadline_s`` the whole body: a client
     trickling one byte a second never goes idle, but still cannot hold the upload open forever.
@@ -120,6 +123,7 @@ async def receive_file(
                 UPLOAD_FILE_ERROR, f"the form has more than one {FIELD_NAME!r} part; send one"
             )
         found.append(_clean_file_name(_decode(options.get(b"filename", b""))))
+        on_file(found[0])
         state["writing"] = True
 
     def on_part_data(data: bytes, start: int, end: int) -> None:

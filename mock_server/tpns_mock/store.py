@@ -315,6 +315,7 @@ class Store:
         """Move an accepted package into place and record it; returns it with its new id."""
         stored_name = f"{uuid.uuid4().hex}.{kind}"
         target = self.packages_dir / stored_name
+        created_at = _now()
         os.replace(incoming, target)
         try:
             with self._transaction() as db:
@@ -333,7 +334,7 @@ class Store:
                         account_count,
                         sha256,
                         stored_name,
-                        _now(),
+                        created_at,
                     ),
                 )
                 upload_id = cursor.lastrowid
@@ -342,9 +343,20 @@ class Store:
         except BaseException:
             target.unlink(missing_ok=True)
             raise
-        found = self.get_upload(upload_id)
-        assert found is not None
-        return found
+        return Upload(
+            id=upload_id,
+            access_id=access_id,
+            file_name=file_name,
+            kind=kind,
+            member=member,
+            rules=rules,
+            upload_bytes=upload_bytes,
+            content_bytes=content_bytes,
+            account_count=account_count,
+            sha256=sha256,
+            stored_name=stored_name,
+            created_at=created_at,
+        )
 
     def get_upload(self, upload_id: int) -> Upload | None:
         with self._lock:
@@ -526,6 +538,17 @@ class Store:
         with self._transaction() as db:
             db.execute("DELETE FROM faults")
 
+    _ARMED = (
+        "SELECT * FROM faults WHERE path = ? AND (method IS NULL OR method = ?)"
+        " AND (remaining IS NULL OR remaining > 0) ORDER BY id"
+    )
+
+    def fault_armed(self, path: str, method: str) -> bool:
+        """Whether any fault may fire for ``path``/``method``: one indexed read, no write, so
+        the (usual) request that meets no fault pays microseconds for the question."""
+        with self._lock:
+            return self._db.execute(self._ARMED, (path, method)).fetchone() is not None
+
     def take_fault(self, path: str, method: str, fires: Callable[[Fault], bool]) -> Fault | None:
         """The first armed fault for ``path``/``method`` that ``fires``, its count taken.
 
@@ -533,15 +556,10 @@ class Store:
         IMMEDIATE transaction in which ``remaining`` is decremented, so across worker processes
         a fault set for ``times: 1`` fires exactly once.
         """
-        query = (
-            "SELECT * FROM faults WHERE path = ? AND (method IS NULL OR method = ?)"
-            " AND (remaining IS NULL OR remaining > 0) ORDER BY id"
-        )
-        with self._lock:
-            if self._db.execute(query, (path, method)).fetchone() is None:
-                return None
+        if not self.fault_armed(path, method):
+            return None
         with self._transaction() as db:
-            for row in db.execute(query, (path, method)).fetchall():
+            for row in db.execute(self._ARMED, (path, method)).fetchall():
                 fault = Fault(**row)
                 if not fires(fault):
                     continue

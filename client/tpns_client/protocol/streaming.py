@@ -116,11 +116,17 @@ class StreamingCheck:
 
         ``upload`` is the stored upload (seekable), the one every fed byte was written to.
         """
-        summary = self._streamed_summary(upload)
-        self.streamed = summary is not None
+        summary = self.streamed_summary(upload)
         if summary is not None:
             return summary
         return validate_package(upload, self.file_name, self.rules, self.max_inflated)
+
+    def streamed_summary(self, upload: BinaryIO) -> PackageSummary | None:
+        """The summary if the stream alone decides it (reading only the zip's directory from
+        ``upload``), else None: then ``validate_package`` on ``upload`` decides."""
+        summary = self._decide(upload)
+        self.streamed = summary is not None
+        return summary
 
     # -- the stream ---------------------------------------------------------------------------
 
@@ -209,8 +215,7 @@ class StreamingCheck:
 
     # -- the verdict --------------------------------------------------------------------------
 
-    def _streamed_summary(self, upload: BinaryIO) -> PackageSummary | None:
-        """The summary if the stream alone decided it, else None (the fallback decides)."""
+    def _decide(self, upload: BinaryIO) -> PackageSummary | None:
         if self._phase is _Phase.TEXT:
             if self._inflated == 0:
                 return None
