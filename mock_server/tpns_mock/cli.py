@@ -13,7 +13,7 @@ from tpns_client.protocol.package import Rules
 
 from tpns_mock.app import create_app
 from tpns_mock.settings import DEFAULT_SECRET_KEY, Settings, load_apps_file
-from tpns_mock.workers import run_workers
+from tpns_mock.workers import HTTP, run_workers
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -130,5 +130,5 @@ def main(argv: list[str] | None = None) -> int:
         )
     app = create_app(settings)
     print(banner(settings), flush=True)
-    uvicorn.run(app, host=settings.host, port=settings.port, log_level=args.log_level)
+    uvicorn.run(app, host=settings.host, port=settings.port, http=HTTP, log_level=args.log_level)
     return 0
