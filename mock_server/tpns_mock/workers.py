@@ -23,7 +23,6 @@ one such socket.
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import signal
@@ -42,7 +41,7 @@ from fastapi import FastAPI
 from uvicorn.supervisors import Multiprocess
 
 from tpns_mock.app import create_app
-from tpns_mock.settings import Settings
+from tpns_mock.settings import ALIASES, Settings
 from tpns_mock.store import Store
 
 FACTORY = "tpns_mock.workers:app_from_env"
@@ -63,26 +62,14 @@ def app_from_env() -> FastAPI:
 
 
 def settings_env(settings: Settings) -> dict[str, str]:
-    """The environment that makes ``Settings.from_env()`` give back ``settings``."""
+    """The environment that makes ``Settings.from_env()`` give back ``settings``: every declared
+    setting's variable, so a new setting reaches the workers without a change here."""
     if settings.data_dir is None:
         raise ValueError("workers need a data dir they can share")
-    return {
-        "TPNS_MOCK_HOST": settings.host,
-        "TPNS_MOCK_PORT": str(settings.port),
-        "TPNS_MOCK_DATA_DIR": str(settings.data_dir),
-        "TPNS_MOCK_RULES": settings.rules.value,
-        "TPNS_MOCK_APPS_JSON": json.dumps(dict(settings.apps)),
-        "TPNS_MOCK_TIMESTAMP_WINDOW": str(settings.timestamp_window_s),
-        "TPNS_MOCK_MAX_INFLATED_BYTES": str(settings.max_inflated_bytes),
-        "TPNS_MOCK_BODY_TIMEOUT": repr(settings.body_idle_timeout_s),
-        "TPNS_MOCK_BODY_DEADLINE": repr(settings.body_deadline_s),
-        "TPNS_MOCK_WORKERS": str(settings.workers),
-        "TPNS_MOCK_RATE_LIMIT": "1" if settings.push_rate_limit else "0",
-        "TPNS_MOCK_JOURNAL_SIZE": str(settings.journal_size),
-    }
+    return settings.to_env()
 
 
-def run_workers(settings: Settings, *, log_level: str, announce: Callable[[Settings], None]) -> int:
+def run_workers(settings: Settings, *, announce: Callable[[Settings], None]) -> int:
     """Serve with ``settings.workers`` processes until SIGTERM or SIGINT; returns the exit code.
 
     An in-memory mock gets one throwaway data dir made here, shared by all workers and removed
@@ -95,12 +82,14 @@ def run_workers(settings: Settings, *, log_level: str, announce: Callable[[Setti
         # create the schema and clean up after a crash once, before any worker opens the store;
         # an unusable data dir fails here, with one error instead of one per worker
         Store(data_dir).close()
-        os.environ.pop("TPNS_MOCK_IN_MEMORY", None)
+        for alias in ALIASES:  # the declared variables below say everything, exactly
+            if alias.env:
+                os.environ.pop(alias.env, None)
         os.environ.update(settings_env(replace(settings, data_dir=data_dir)))
         os.environ.setdefault("MALLOC_ARENA_MAX", MALLOC_ARENA_MAX)
         if not hasattr(socket, "SO_REUSEPORT") or not sys.platform.startswith("linux"):
             announce(settings)
-            config = _config(log_level, workers=settings.workers)
+            config = _config(settings.log_level, workers=settings.workers)
             sock = listening_socket(settings.host, settings.port)
             server = uvicorn.Server(config)
             Multiprocess(config, target=server.run, sockets=[sock]).run()
@@ -108,7 +97,7 @@ def run_workers(settings: Settings, *, log_level: str, announce: Callable[[Setti
         port = _free_to_bind(settings.host, settings.port)
         os.environ["TPNS_MOCK_PORT"] = str(port)
         announce(replace(settings, port=port))
-        return _supervise(settings.workers, log_level)
+        return _supervise(settings.workers)
     finally:
         if throwaway:
             shutil.rmtree(data_dir, ignore_errors=True)
@@ -151,19 +140,19 @@ def _config(log_level: str, workers: int = 1) -> uvicorn.Config:
     )
 
 
-def serve_worker(log_level: str) -> None:
+def serve_worker() -> None:
     """One worker process: its own ``SO_REUSEPORT`` socket on the shared port, one server."""
     settings = Settings.from_env()
     sock = listening_socket(settings.host, settings.port, reuse_port=True)
-    uvicorn.Server(_config(log_level)).run(sockets=[sock])
+    uvicorn.Server(_config(settings.log_level)).run(sockets=[sock])
 
 
-def _supervise(count: int, log_level: str) -> int:
+def _supervise(count: int) -> int:
     """Run ``count`` workers until SIGTERM or SIGINT, replacing one that dies at run time."""
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
-    command = [sys.executable, "-m", "tpns_mock.workers", log_level]
+    command = [sys.executable, "-m", "tpns_mock.workers"]
 
     def start() -> tuple[subprocess.Popen[bytes], float]:
         return subprocess.Popen(command), time.monotonic()
@@ -193,4 +182,4 @@ def _supervise(count: int, log_level: str) -> int:
 
 
 if __name__ == "__main__":
-    serve_worker(sys.argv[1] if len(sys.argv) > 1 else "info")
+    serve_worker()
