@@ -76,11 +76,43 @@ CREATE TABLE IF NOT EXISTS faults (
     spec TEXT NOT NULL,
     created_at TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS row_counts (
+    tbl TEXT NOT NULL,
+    access_id TEXT NOT NULL,
+    n INTEGER NOT NULL,
+    PRIMARY KEY (tbl, access_id)
+);
+CREATE TRIGGER IF NOT EXISTS uploads_counted AFTER INSERT ON uploads BEGIN
+    INSERT INTO row_counts VALUES ('uploads', NEW.access_id, 1)
+    ON CONFLICT (tbl, access_id) DO UPDATE SET n = n + 1;
+END;
+CREATE TRIGGER IF NOT EXISTS uploads_uncounted AFTER DELETE ON uploads BEGIN
+    UPDATE row_counts SET n = n - 1 WHERE tbl = 'uploads' AND access_id = OLD.access_id;
+END;
+CREATE TRIGGER IF NOT EXISTS pushes_counted AFTER INSERT ON pushes BEGIN
+    INSERT INTO row_counts VALUES ('pushes', NEW.access_id, 1)
+    ON CONFLICT (tbl, access_id) DO UPDATE SET n = n + 1;
+END;
+CREATE TRIGGER IF NOT EXISTS pushes_uncounted AFTER DELETE ON pushes BEGIN
+    UPDATE row_counts SET n = n - 1 WHERE tbl = 'pushes' AND access_id = OLD.access_id;
+END;
 CREATE TABLE IF NOT EXISTS throttle (
     key TEXT PRIMARY KEY,
     last_at REAL NOT NULL
 );
 """
+
+# row_counts is kept by the triggers above, so a listing's "total" is one small read instead of
+# a COUNT(*) over every row; filled once here for a data dir that predates it
+_COUNT_EXISTING = """
+INSERT INTO row_counts SELECT 'uploads', access_id, COUNT(*) FROM uploads
+    WHERE NOT EXISTS (SELECT 1 FROM row_counts WHERE tbl = 'uploads') GROUP BY access_id;
+INSERT INTO row_counts SELECT 'pushes', access_id, COUNT(*) FROM pushes
+    WHERE NOT EXISTS (SELECT 1 FROM row_counts WHERE tbl = 'pushes') GROUP BY access_id;
+"""
+_COUNTED = (
+    "SELECT COALESCE(SUM(n), 0) FROM row_counts WHERE tbl = ?1 AND (?2 IS NULL OR access_id = ?2)"
+)
 
 
 @dataclass(frozen=True)
@@ -208,7 +240,8 @@ class Store:
         self._db.row_factory = sqlite3.Row
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.executescript(_SCHEMA)
+        # one transaction: a data dir from before row_counts gets its counts exactly once
+        self._db.executescript(f"BEGIN IMMEDIATE;{_SCHEMA}{_COUNT_EXISTING}COMMIT;")
         self._recover()
 
     # -- lifecycle --------------------------------------------------------------------------
@@ -376,11 +409,7 @@ class Store:
 
     def count_uploads(self, access_id: str | None = None) -> int:
         with self._lock:
-            return int(
-                self._db.execute(
-                    "SELECT COUNT(*) FROM uploads WHERE ?1 IS NULL OR access_id = ?1", (access_id,)
-                ).fetchone()[0]
-            )
+            return int(self._db.execute(_COUNTED, ("uploads", access_id)).fetchone()[0])
 
     def package_path(self, upload: Upload) -> Path:
         return self.packages_dir / upload.stored_name
@@ -468,11 +497,7 @@ class Store:
 
     def count_pushes(self, access_id: str | None = None) -> int:
         with self._lock:
-            return int(
-                self._db.execute(
-                    "SELECT COUNT(*) FROM pushes WHERE ?1 IS NULL OR access_id = ?1", (access_id,)
-                ).fetchone()[0]
-            )
+            return int(self._db.execute(_COUNTED, ("pushes", access_id)).fetchone()[0])
 
     @staticmethod
     def _claim(db: sqlite3.Connection, key: str, interval_s: float, now: float) -> float:
