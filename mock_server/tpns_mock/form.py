@@ -11,7 +11,6 @@ semicolon) and extra CRLFs after the file's bytes.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import BinaryIO
@@ -32,7 +31,6 @@ FIELD_NAME = "file"
 class ReceivedFile:
     file_name: str
     size: int
-    sha256: str
 
 
 class BodyTooLarge(TPNSError):
@@ -90,7 +88,6 @@ async def receive_file(
     if content_length is not None and content_length > max_body:
         raise _too_large(max_file_bytes)
 
-    digest = hashlib.sha256()
     part = _PartState()
     found: list[str] = []  # file name of the file part, once its headers are complete
     state = {"parts": 0, "writing": False, "size": 0, "ended": False}
@@ -134,7 +131,6 @@ async def receive_file(
             raise _too_large(max_file_bytes)
         chunk = data[start:end]
         sink.write(chunk)
-        digest.update(chunk)
 
     def on_part_end() -> None:
         state["writing"] = False
@@ -177,7 +173,7 @@ async def receive_file(
             PARAM_PARSE_ERROR, "the multipart body ends before its closing boundary (truncated?)"
         )
     sink.flush()
-    return ReceivedFile(found[0], state["size"], digest.hexdigest())
+    return ReceivedFile(found[0], state["size"])
 
 
 def _decode(raw: bytes | bytearray) -> str:

@@ -1,18 +1,20 @@
-"""Where an arriving package goes: its temp file in the data dir, and the streaming check.
+"""Where an arriving package goes: its temp file in the data dir, its hash, the streaming check.
 
 The multipart reader writes the ``file`` part here as it arrives. Each chunk is written to the
-temp file and fed to :class:`~tpns_client.protocol.streaming.StreamingCheck`, so the package is
-checked in the same pass that stores it and the verdict is ready at the last byte.
+temp file, hashed (SHA-256) and fed to :class:`~tpns_client.protocol.streaming.StreamingCheck`,
+so the package is checked in the same pass that stores it and the verdict is ready at the last
+byte.
 
-A large upload is written and checked on a thread of its own, fed through a short queue: the
-event loop keeps parsing HTTP and multipart while the thread inflates (zlib and isal release the
-GIL) and writes, so receiving and checking overlap on two cores. The queue is bounded, so a
-client faster than the check waits (TCP backpressure) instead of filling memory. Small uploads
-are written and checked inline: a thread hand-off would cost more than the work.
+A large upload is written, hashed and checked on a thread of its own, fed through a short queue:
+the event loop keeps parsing HTTP and multipart while the thread inflates and hashes (zlib, isal
+and hashlib release the GIL) and writes, so receiving and checking overlap on two cores. The
+queue is bounded, so a client faster than the check waits (TCP backpressure) instead of filling
+memory. Small uploads are handled inline: a thread hand-off would cost more than the work.
 """
 
 from __future__ import annotations
 
+import hashlib
 import queue
 import threading
 from typing import BinaryIO
@@ -43,6 +45,7 @@ class Intake:
         self.rules = rules
         self.max_inflated = max_inflated
         self.check: StreamingCheck | None = None
+        self._digest = hashlib.sha256()
         self._threaded = expected_bytes is None or expected_bytes > THREAD_MIN_BYTES
         self._queue: queue.Queue[object] = queue.Queue(QUEUE_CHUNKS)
         self._thread: threading.Thread | None = None
@@ -61,9 +64,14 @@ class Intake:
             self._queue.put(chunk)  # blocks only while the thread is a queue behind
         else:
             self.handle.write(chunk)
+            self._digest.update(chunk)
             if self.check is not None:
                 self.check.feed(chunk)
         return len(chunk)
+
+    def sha256(self) -> str:
+        """The hex SHA-256 of every byte written (once :meth:`verdict` has waited for them)."""
+        return self._digest.hexdigest()
 
     def flush(self) -> None:
         if self._thread is None:
@@ -111,6 +119,7 @@ class Intake:
                 continue
             try:
                 self.handle.write(chunk)  # type: ignore[arg-type]
+                self._digest.update(chunk)  # type: ignore[arg-type]
                 check.feed(chunk)  # type: ignore[arg-type]
             except BaseException as exc:  # a full disk: raised to the route at the verdict
                 self._failure = exc

@@ -150,7 +150,7 @@ async def upload_package(request: Request) -> JSONResponse:
                 upload_bytes=received.size,
                 content_bytes=summary.content_bytes,
                 account_count=summary.account_count,
-                sha256=received.sha256,
+                sha256=intake.sha256(),
             )
     except TPNSError as error:
         return upload_error(error)
