@@ -17,8 +17,9 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
-from tpns_client.protocol.package import PackageError, Rules, validate_package
+from tpns_client.protocol.package import AccountChecker, PackageError, Rules, validate_package
 from tpns_client.protocol.streaming import StreamingCheck
+from tpns_mock.intake import ThreadedChecker
 from zips import bomb_zip, make_zip
 
 GOOD_LINES = ["alice", "bob", "ab", "x" * 100, "é" * 100, "用户", "a,b"]
@@ -104,8 +105,10 @@ def outcome(run: Any) -> tuple[Any, ...]:
     return ("accepted", summary)
 
 
-def streamed(data: bytes, cuts: list[int], file_name: str, rules: Rules, cap: int) -> Any:
-    check = StreamingCheck(file_name, rules, cap)
+def streamed(
+    data: bytes, cuts: list[int], file_name: str, rules: Rules, cap: int, threaded: bool = False
+) -> Any:
+    check = StreamingCheck(file_name, rules, cap, ThreadedChecker if threaded else AccountChecker)
     start = 0
     for cut in [*sorted(c % (len(data) + 1) for c in cuts), len(data)]:
         check.feed(data[start:cut])
@@ -120,11 +123,14 @@ def streamed(data: bytes, cuts: list[int], file_name: str, rules: Rules, cap: in
     file_name=st.sampled_from(["accounts.zip"] * 4 + ["accounts.txt", "a.csv"]),
     rules=st.sampled_from([Rules.SEED, Rules.CURRENT]),
     cap=st.sampled_from([1024 * 1024 * 1024] * 4 + [1000]),
+    threaded=st.booleans(),
 )
 def test_streaming_and_stored_verdicts_agree(
-    data: bytes, cuts: list[int], file_name: str, rules: Rules, cap: int
+    data: bytes, cuts: list[int], file_name: str, rules: Rules, cap: int, threaded: bool
 ) -> None:
-    check, got = streamed(data, cuts, file_name, rules, cap)
+    """``threaded``: lines checked on a thread of their own, as the server does for a large
+    upload."""
+    check, got = streamed(data, cuts, file_name, rules, cap, threaded)
     event(f"{got[0]} by the {'stream' if check.streamed else 'fallback'}")
     want = outcome(lambda: validate_package(io.BytesIO(data), file_name, rules, cap))
     assert got == want

@@ -5,11 +5,13 @@ temp file, hashed (SHA-256) and fed to :class:`~tpns_client.protocol.streaming.S
 so the package is checked in the same pass that stores it and the verdict is ready at the last
 byte.
 
-A large upload is written, hashed and checked on a thread of its own, fed through a short queue:
-the event loop keeps parsing HTTP and multipart while the thread inflates and hashes (zlib, isal
-and hashlib release the GIL) and writes, so receiving and checking overlap on two cores. The
-queue is bounded, so a client faster than the check waits (TCP backpressure) instead of filling
-memory. Small uploads are handled inline: a thread hand-off would cost more than the work.
+A large upload is written, hashed and inflated on a thread of its own, fed through a short
+queue, and its lines are checked on a second one: the event loop keeps parsing HTTP and
+multipart, the first thread inflates and hashes (zlib, isal and hashlib release the GIL) and
+writes, and the line checks (which hold the GIL) run beside it, so the three overlap on two
+cores. The queues are bounded, so a client faster than the check waits (TCP backpressure)
+instead of filling memory. Small uploads are handled inline: a thread hand-off would cost more
+than the work.
 """
 
 from __future__ import annotations
@@ -20,13 +22,15 @@ import threading
 from typing import BinaryIO
 
 from starlette.concurrency import run_in_threadpool
-from tpns_client.protocol.package import PackageSummary, Rules, validate_package
+from tpns_client.protocol.package import AccountChecker, PackageSummary, Rules, validate_package
 from tpns_client.protocol.streaming import StreamingCheck
 
 # uploads declared larger than this are checked on their own thread
 THREAD_MIN_BYTES = 1024 * 1024
-# chunks (of up to 64 KiB from the server) waiting for the thread: bounds memory per upload
+# chunks (of up to 256 KiB from the server) waiting for the thread: bounds memory per upload
 QUEUE_CHUNKS = 64
+# inflated chunks (up to 1 MiB each) waiting for the line checker's thread
+CHECK_QUEUE_CHUNKS = 8
 _END = object()  # tells the thread the body is complete
 
 
@@ -54,7 +58,8 @@ class Intake:
 
     def start(self, file_name: str) -> None:
         """The file part's headers are in: its name says what kind of package to expect."""
-        self.check = StreamingCheck(file_name, self.rules, self.max_inflated)
+        make_checker = ThreadedChecker if self._threaded else AccountChecker
+        self.check = StreamingCheck(file_name, self.rules, self.max_inflated, make_checker)
         if self._threaded:
             self._thread = threading.Thread(target=self._consume, name="tpns-intake", daemon=True)
             self._thread.start()
@@ -97,10 +102,12 @@ class Intake:
         )
 
     def close(self) -> None:
-        """Stop the thread (dropping what it has not written yet); idempotent."""
+        """Stop the threads (dropping what they have not done yet); idempotent."""
         if self._thread is not None:
             self._discard = True
             self._join()
+        if self.check is not None:
+            self.check.close()
 
     def _join(self) -> None:
         thread = self._thread
@@ -128,3 +135,49 @@ class Intake:
                 self.handle.flush()
             except BaseException as exc:
                 self._failure = exc
+
+
+class ThreadedChecker:
+    """An :class:`AccountChecker` on a thread of its own: ``feed`` hands a chunk over and
+    returns, so the caller inflates the next chunk while this one's lines are checked.
+
+    A refusal found on the thread is raised by the next ``feed`` (the caller stops feeding) and
+    by ``finish``, with the line the checker names, exactly as the checker would raise it.
+    """
+
+    def __init__(self, csv: bool = False) -> None:
+        self._checker = AccountChecker(csv=csv)
+        self.content_bytes = 0
+        self._queue: queue.Queue[object] = queue.Queue(CHECK_QUEUE_CHUNKS)
+        self._error: BaseException | None = None
+        self._thread: threading.Thread | None = threading.Thread(
+            target=self._run, name="tpns-lines", daemon=True
+        )
+        self._thread.start()
+
+    def feed(self, chunk: bytes) -> None:
+        if self._error is not None:
+            raise self._error
+        self.content_bytes += len(chunk)
+        self._queue.put(chunk)
+
+    def finish(self) -> int:
+        self.close()
+        if self._error is not None:
+            raise self._error
+        return self._checker.finish()
+
+    def close(self) -> None:
+        thread = self._thread
+        if thread is not None:
+            self._thread = None
+            self._queue.put(_END)
+            thread.join()
+
+    def _run(self) -> None:
+        while (chunk := self._queue.get()) is not _END:
+            if self._error is None:
+                try:
+                    self._checker.feed(chunk)  # type: ignore[arg-type]
+                except BaseException as exc:  # a refusal (or worse): raised to the feeder
+                    self._error = exc

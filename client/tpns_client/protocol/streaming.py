@@ -18,7 +18,8 @@ local header), or a directory that disagrees with what was streamed.
 from __future__ import annotations
 
 import enum
-from typing import BinaryIO
+from collections.abc import Callable
+from typing import BinaryIO, Protocol
 
 from tpns_client.protocol.package import (
     _INFLATE_ERRORS,
@@ -44,6 +45,17 @@ _STORED, _DEFLATED = 0, 8
 _ZIP64_SIZE = 0xFFFFFFFF
 
 
+class LineChecker(Protocol):
+    """What checks the accounts file's lines: :class:`AccountChecker`, or one that runs it
+    elsewhere (a server may check lines on another thread while this one inflates)."""
+
+    content_bytes: int
+
+    def feed(self, chunk: bytes) -> None: ...
+
+    def finish(self) -> int: ...
+
+
 class _Phase(enum.Enum):
     HEADER = "header"  # gathering the first local header
     MEMBER = "member"  # inflating and checking the member's data
@@ -64,7 +76,10 @@ class StreamingCheck:
         file_name: str,
         rules: Rules = Rules.SEED,
         max_inflated: int = DEFAULT_MAX_INFLATED_BYTES,
+        make_checker: Callable[[bool], LineChecker] = AccountChecker,
     ) -> None:
+        """``make_checker(csv)`` makes the line checker (an :class:`AccountChecker` by default);
+        one with a ``close()`` is closed once the stream no longer needs it."""
         self.file_name = file_name
         self.rules = rules
         self.max_inflated = max_inflated
@@ -82,7 +97,8 @@ class StreamingCheck:
         self._inflater: object | None = None
         self._inflated = 0
         self._crc = 0
-        self._checker = AccountChecker()
+        self._make_checker = make_checker
+        self._checker: LineChecker | None = None
         try:
             self._kind = check_file_name(file_name, rules)
         except PackageError as exc:
@@ -90,7 +106,7 @@ class StreamingCheck:
             return
         if self._kind != "zip":
             self._phase = _Phase.TEXT
-            self._checker = AccountChecker(csv=self._kind == "csv")
+            self._checker = make_checker(self._kind == "csv")
 
     @property
     def streaming(self) -> bool:
@@ -124,17 +140,27 @@ class StreamingCheck:
     def streamed_summary(self, upload: BinaryIO) -> PackageSummary | None:
         """The summary if the stream alone decides it (reading only the zip's directory from
         ``upload``), else None: then ``validate_package`` on ``upload`` decides."""
-        summary = self._decide(upload)
+        try:
+            summary = self._decide(upload)
+        finally:
+            self.close()
         self.streamed = summary is not None
         return summary
 
     # -- the stream ---------------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Release the line checker (a thread, say); idempotent."""
+        close = getattr(self._checker, "close", None)
+        if close is not None:
+            close()
 
     def _stop(self, reason: str) -> None:
         self.fallback_reason = reason
         self._phase = _Phase.OFF
         self._pending = bytearray()
         self._inflater = None
+        self.close()
 
     def _header(self, data: bytes) -> None:
         self._pending += data
@@ -176,7 +202,7 @@ class StreamingCheck:
         self._compressed = self._remaining = compressed
         self._inflated_declared = inflated
         self._inflater = _zlib.decompressobj(-15) if method == _DEFLATED else None
-        self._checker = AccountChecker(csv=_suffix(self._name) == ".csv")
+        self._checker = self._make_checker(_suffix(self._name) == ".csv")
         rest = bytes(self._pending[start:])
         self._pending = bytearray()
         self._phase = _Phase.MEMBER
@@ -211,19 +237,22 @@ class StreamingCheck:
             if self._inflated > self._inflated_declared:
                 raise PackageError("the member inflates past its declared size")
             self._crc = _zlib.crc32(out, self._crc)
+        assert self._checker is not None
         self._checker.feed(out)
 
     # -- the verdict --------------------------------------------------------------------------
 
     def _decide(self, upload: BinaryIO) -> PackageSummary | None:
+        checker = self._checker
         if self._phase is _Phase.TEXT:
+            assert checker is not None
             if self._inflated == 0:
                 return None
             try:
-                count = self._checker.finish()
+                count = checker.finish()
             except PackageError:
                 return None
-            return PackageSummary(self._kind, self.file_name, self._checker.content_bytes, count)
+            return PackageSummary(self._kind, self.file_name, checker.content_bytes, count)
         if self._phase is not _Phase.AFTER:
             if self._phase is not _Phase.OFF:
                 self.fallback_reason = "the upload ended inside the member"
@@ -237,8 +266,9 @@ class StreamingCheck:
         if not complete:
             self.fallback_reason = "the member's size or CRC is not what its header declares"
             return None
+        assert checker is not None
         try:
-            count = self._checker.finish()
+            count = checker.finish()
             info = checked_member(upload, self.rules, self.max_inflated)
         except Exception as exc:  # refused by the directory: the fallback names the rule
             self.fallback_reason = str(exc)
@@ -250,4 +280,4 @@ class StreamingCheck:
         if described != streamed:
             self.fallback_reason = "the central directory does not describe the streamed member"
             return None
-        return PackageSummary("zip", info.filename, self._checker.content_bytes, count)
+        return PackageSummary("zip", info.filename, checker.content_bytes, count)
