@@ -54,6 +54,11 @@ def build_parser() -> argparse.ArgumentParser:
         type=int,
         help="requests kept in /_mock/requests, 0 turns it off (default 1000)",
     )
+    parser.add_argument(
+        "--push-duration",
+        type=float,
+        help="seconds a push takes from PUSH_INIT to PUSH_FINISHED (default 1)",
+    )
     parser.add_argument("--log-level", default="info", help="uvicorn log level (default info)")
     parser.add_argument(
         "--workers", type=int, help="server processes sharing one data dir (default 1)"
@@ -91,6 +96,8 @@ def settings_from_args(args: argparse.Namespace, base: Settings) -> Settings:
         changes["apps"] = {**apps_so_far, **load_apps_file(args.apps_file)}
     if args.no_rate_limit:
         changes["push_rate_limit"] = False
+    if args.push_duration is not None:
+        changes["push_duration_s"] = args.push_duration
     if args.journal_size is not None:
         if args.journal_size < 0:
             raise ValueError("--journal-size must be 0 (off) or more")

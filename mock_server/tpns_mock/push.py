@@ -96,14 +96,14 @@ def _refuse_constant(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
 
 
-def parse_body(raw: bytes) -> dict[str, Any]:
+def parse_body(raw: bytes, what: str = "the push") -> dict[str, Any]:
     """The body as a JSON object, or 1008001 saying why it is not one."""
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise TPNSError(PARAM_PARSE_ERROR, f"the body is not UTF-8 (byte {exc.start})") from None
     if not text.strip():
-        raise TPNSError(PARAM_PARSE_ERROR, "the body is empty: send the push as a JSON object")
+        raise TPNSError(PARAM_PARSE_ERROR, f"the body is empty: send {what} as a JSON object")
     try:
         body = json.loads(text, parse_constant=_refuse_constant)
     except json.JSONDecodeError as exc:

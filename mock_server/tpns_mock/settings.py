@@ -108,6 +108,7 @@ class Settings:
     journal_size: int = 1000  # newest requests kept in the journal; 0 turns it off
     workers: int = 1  # server processes sharing the data dir (see workers.py)
     body_deadline_s: float = 600.0  # the whole body, however steadily it trickles in
+    push_duration_s: float = 1.0  # a push's walk from PUSH_INIT to PUSH_FINISHED
 
     def __repr__(self) -> str:
         # secrets stay out of reprs, logs and tracebacks
@@ -130,6 +131,7 @@ class Settings:
             ("TPNS_MOCK_BODY_TIMEOUT", self.body_idle_timeout_s, 0.001, None),
             ("TPNS_MOCK_BODY_DEADLINE", self.body_deadline_s, 0.001, None),
             ("--workers / TPNS_MOCK_WORKERS", self.workers, 1, None),
+            ("--push-duration / TPNS_MOCK_PUSH_DURATION", self.push_duration_s, 0, 86400),
         ]
         for name, value, low, high in bounds:
             if value < low or (high is not None and value > high):
@@ -184,6 +186,8 @@ class Settings:
             changes["workers"] = _number(env, "TPNS_MOCK_WORKERS", int)
         if "TPNS_MOCK_BODY_DEADLINE" in env:
             changes["body_deadline_s"] = _number(env, "TPNS_MOCK_BODY_DEADLINE", float)
+        if "TPNS_MOCK_PUSH_DURATION" in env:
+            changes["push_duration_s"] = _number(env, "TPNS_MOCK_PUSH_DURATION", float)
         return replace(settings, **changes).checked()  # type: ignore[arg-type]
 
 

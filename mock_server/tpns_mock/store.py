@@ -479,6 +479,11 @@ class Store:
             row = db.execute("SELECT * FROM pushes WHERE id = ?", (cursor.lastrowid,)).fetchone()
         return Push(**row)
 
+    def mark_push_failed(self, push_id: int) -> None:
+        """Make a push's record end PUSH_FAILED (a fault said so)."""
+        with self._transaction() as db:
+            db.execute("UPDATE pushes SET failed = 1 WHERE id = ?", (push_id,))
+
     def get_push(self, push_id: int) -> Push | None:
         with self._lock:
             row = self._db.execute("SELECT * FROM pushes WHERE id = ?", (push_id,)).fetchone()
@@ -495,21 +500,15 @@ class Store:
             ).fetchall()
         return [Push(**row) for row in rows]
 
-    def pushes_started_between(
-        self, access_id: str, start: float, end: float, limit: int, offset: int
-    ) -> tuple[int, list[Push]]:
-        """An app's pushes whose start time lies in ``[start, end)``, newest first, with how
-        many there are in all."""
-        where = "access_id = ? AND start_at >= ? AND start_at < ?"
+    def pushes_started_between(self, access_id: str, start: float, end: float) -> list[Push]:
+        """An app's pushes whose start time lies in ``[start, end)``, newest first."""
         with self._lock:
-            total = self._db.execute(
-                f"SELECT COUNT(*) FROM pushes WHERE {where}", (access_id, start, end)
-            ).fetchone()[0]
             rows = self._db.execute(
-                f"SELECT * FROM pushes WHERE {where} ORDER BY id DESC LIMIT ? OFFSET ?",
-                (access_id, start, end, limit, offset),
+                "SELECT * FROM pushes WHERE access_id = ? AND start_at >= ? AND start_at < ?"
+                " ORDER BY id DESC",
+                (access_id, start, end),
             ).fetchall()
-        return int(total), [Push(**row) for row in rows]
+        return [Push(**row) for row in rows]
 
     def take_call(self, key: str, limit: int, window_s: float, now: float) -> float:
         """Count one call against ``key``'s budget of ``limit`` per ``window_s`` (a fixed window
