@@ -68,10 +68,10 @@ def test_upload_then_package_push_answers_a_push_id_and_is_recorded(mock: Mock) 
     upload_id = uploaded(mock, ["alice", "bob", "carol"])
     answer = push(mock, package_push(upload_id, seq=42, account_push_type=1))
     assert answer["ret_code"] == 0, answer
-    assert answer["err_msg"] == ""
+    assert answer["err_msg"] == "NO_ERROR"
     assert answer["seq"] == 42
     assert answer["environment"] == "product"
-    assert answer["result"] == "[0]"
+    assert answer["result"] == "{}"
     assert answer["push_id"].isdigit()
 
     listed = pushes(mock)
