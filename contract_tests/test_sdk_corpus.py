@@ -5,7 +5,9 @@ source or a Tencent document, named in its ``source`` and ``derivation`` fields:
 type, Android and iOS, upload and push. The SDKs serialize differently from the documents'
 examples: Go and PHP write every field they were not given as ``""``, ``0``, ``false`` or
 ``null``, Java writes ``"platform": "all"`` and empty lists. Only credentials and the
-``upload_id`` (``{{...}}``) are filled in here; the rest is sent byte for byte.
+``upload_id`` (``{{...}}``) are filled in here; the rest is sent byte for byte. The Go and PHP
+bodies were checked against Go's ``encoding/json`` and PHP's ``json_encode`` given the SDKs'
+structs and property defaults.
 
 Against Tencent, the pushes need ``--tpns-allow-push`` (they target made-up accounts, tokens
 and tags, but ``all`` reaches every device of the app).
