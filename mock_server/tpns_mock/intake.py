@@ -85,21 +85,26 @@ class Intake:
     async def verdict(self, file_name: str) -> PackageSummary:
         """The package's summary or its refusal, once every byte has been written.
 
-        The stream's own verdict needs only the zip's directory (read inline); the fallback
-        may inflate a gigabyte, so it runs on a worker thread.
+        A small upload's streamed verdict (reading only the zip's directory) is taken inline; a
+        large one waits for its threads, and the fallback may inflate a gigabyte, so those run
+        on a worker thread.
         """
         if self._thread is not None:
-            await run_in_threadpool(self._join)
-        if self._failure is not None:
-            raise self._failure
-        self.handle.flush()
-        check = self.check
-        summary = check.streamed_summary(self.handle) if check is not None else None
+            summary = await run_in_threadpool(self._streamed_summary)
+        else:
+            summary = self._streamed_summary()
         if summary is not None:
             return summary
         return await run_in_threadpool(
             validate_package, self.handle, file_name, self.rules, self.max_inflated
         )
+
+    def _streamed_summary(self) -> PackageSummary | None:
+        self._join()
+        if self._failure is not None:
+            raise self._failure
+        self.handle.flush()
+        return self.check.streamed_summary(self.handle) if self.check is not None else None
 
     def close(self) -> None:
         """Stop the threads (dropping what they have not done yet); idempotent."""
