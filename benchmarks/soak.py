@@ -134,9 +134,9 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="tpns-soak-") as tmp:
         for workers in args.workers:
             lines += soak(workers, args.minutes, args.clients, Path(tmp), args.minute_s)
+            if args.out:  # before the data dir (hundreds of thousands of files) is removed
+                args.out.write_text("\n".join(lines) + "\n")
     print(f"done in {time.monotonic() - started:.0f} s", flush=True)
-    if args.out:
-        args.out.write_text("\n".join(lines) + "\n")
     return 0
 
 
