@@ -125,6 +125,7 @@ def machine() -> dict[str, str]:
         "Python": platform.python_version(),
         "OS": platform.platform(),
         "inflater": package.INFLATER,
+        "load average at start (1, 5, 15 min)": ", ".join(f"{v:.1f}" for v in os.getloadavg()),
     }
 
 
@@ -545,6 +546,8 @@ def prism_rows(
 ) -> None:
     """The same uploads against Prism serving the upload endpoint's OpenAPI description: it
     checks the multipart shape and answers the documented example, never opening the zip."""
+    version = subprocess.run([prism, "--version"], capture_output=True, text=True).stdout
+    report.notes.append(f"Prism {version.strip()} (`prism mock`), on the same packages.")
     with prism_server(prism, upload_spec(work / "upload-openapi.json")) as url:
         for pkg in largest:
             try:
@@ -737,7 +740,10 @@ def main(argv: list[str] | None = None) -> int:
     print("machine:", ", ".join(f"{k} {v}" for k, v in facts.items()), flush=True)
     started = time.monotonic()
     report = run(args)
-    print(f"done in {time.monotonic() - started:.0f} s", flush=True)
+    elapsed = time.monotonic() - started
+    load = ", ".join(f"{v:.1f}" for v in os.getloadavg())
+    report.notes.append(f"The run took {elapsed:.0f} s; load average at its end: {load}.")
+    print(f"done in {elapsed:.0f} s", flush=True)
     out = args.out or (None if args.quick else ROOT / "docs" / "benchmarks.md")
     if out:
         out.write_text(markdown(report, facts, args))
