@@ -10,7 +10,7 @@ from fastapi import FastAPI
 
 from tpns_mock import __version__, docs, openapi
 from tpns_mock.middleware import FaultMiddleware, JournalMiddleware
-from tpns_mock.routes import control, inspect, push, upload
+from tpns_mock.routes import control, dashboard, inspect, push, upload
 from tpns_mock.settings import Settings
 from tpns_mock.store import Store
 
@@ -39,6 +39,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(inspect.router)
     app.include_router(push.router)
     app.include_router(control.router)
+    app.include_router(dashboard.router)
     # the last added is the outermost: the journal also sees what a fault answered
     app.add_middleware(FaultMiddleware, store=store)
     app.add_middleware(JournalMiddleware, store=store, keep=settings.journal_size)

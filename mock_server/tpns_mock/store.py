@@ -485,17 +485,28 @@ class Store:
             if cursor.lastrowid is not None:
                 db.execute("DELETE FROM requests WHERE id <= ?", (cursor.lastrowid - keep,))
 
-    def list_requests(self, limit: int = 100, offset: int = 0) -> list[dict[str, Any]]:
+    def list_requests(
+        self, limit: int = 100, offset: int = 0, access_id: str | None = None
+    ) -> list[dict[str, Any]]:
+        """Newest first; with ``access_id``, only the requests that app authenticated."""
         with self._lock:
             rows = self._db.execute(
-                "SELECT id, entry FROM requests ORDER BY id DESC LIMIT ? OFFSET ?",
-                (limit, offset),
+                "SELECT id, entry FROM requests"
+                " WHERE ?1 IS NULL OR json_extract(entry, '$.accessId') = ?1"
+                " ORDER BY id DESC LIMIT ?2 OFFSET ?3",
+                (access_id, limit, offset),
             ).fetchall()
         return [{"id": row["id"], **json.loads(row["entry"])} for row in rows]
 
-    def count_requests(self) -> int:
+    def count_requests(self, access_id: str | None = None) -> int:
         with self._lock:
-            return int(self._db.execute("SELECT COUNT(*) FROM requests").fetchone()[0])
+            return int(
+                self._db.execute(
+                    "SELECT COUNT(*) FROM requests"
+                    " WHERE ?1 IS NULL OR json_extract(entry, '$.accessId') = ?1",
+                    (access_id,),
+                ).fetchone()[0]
+            )
 
     def clear_requests(self) -> None:
         with self._transaction() as db:
