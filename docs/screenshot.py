@@ -152,7 +152,9 @@ def screenshot(url: str, out: Path, chromium: str, width: int = 1280, height: in
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", type=Path, default=HERE / "dashboard.png")
-    parser.add_argument("--chromium", default="/usr/bin/chromium")
+    parser.add_argument(
+        "--chromium", default=os.environ.get("TPNS_MOCK_CHROMIUM", "/usr/bin/chromium")
+    )
     args = parser.parse_args(argv)
     with running_mock() as url:
         a_typical_session(url)
