@@ -242,6 +242,14 @@ def test_the_journal_updates_live(open_dashboard: Any) -> None:
     board.expect(rows.first).to_have_class(re.compile(r"\brefused\b"))
     board.expect(rows.nth(1)).not_to_have_class(re.compile(r"\brefused\b"))
     board.expect(board.row("uploads", "upload-id", first["uploadId"])).to_be_visible()
+    # the auth scheme of each call: Basic above, Tencent's signature here
+    from tpns_client import TPNSClient
+
+    with TPNSClient(*AUTH, base_url=board.url, auth="sign") as tpns:
+        tpns.upload_package(["carol", "dave"])
+    board.expect(rows).to_have_count(3, timeout=WAIT_MS)
+    board.expect(rows.first.locator("td").nth(8)).to_have_text("sign")
+    board.expect(rows.nth(1).locator("td").nth(8)).to_have_text("basic")
     stays_home(board)
 
 
