@@ -446,6 +446,19 @@ def test_readable_without_sideways_scrolling(open_dashboard: Any, width: int) ->
     assert overflow <= 0
     font = page.evaluate("parseFloat(getComputedStyle(document.body).fontSize)")
     assert font >= 14
+    # every button, and the errMsg of a refusal, can be reached without scrolling sideways
+    for button in page.locator("main button:visible").all():
+        box = button.bounding_box()
+        assert box is not None
+        assert box["x"] >= 0 and box["x"] + box["width"] <= width, button.text_content()
+    errmsg = page.locator("#requests-table tbody tr.refused td.errmsg")
+    board.expect(errmsg).to_contain_text("line 2")
+    box = errmsg.bounding_box()
+    assert box is not None and box["x"] + box["width"] <= width
+    # still a table to a screen reader, whatever the layout
+    assert page.get_by_role("table").count() >= 4
+    cell = page.get_by_role("row").filter(has_text="package-2.zip").get_by_role("cell").nth(1)
+    board.expect(cell).to_contain_text("package-2.zip")
     stays_home(board)
 
 

@@ -122,9 +122,38 @@
     const rows = makeRows();
     tbody.replaceChildren(...(rows.length ? rows
       : [el("tr", {}, el("td", { className: "empty", colspan: columns, text: emptyText }))]));
+    labelCells(tbody);
     if (focused) {
       const again = tbody.querySelector(`[data-key="${CSS.escape(focused)}"]`);
       if (again) again.focus();
+    }
+  }
+
+  // On a narrow window a table of class "stack" shows each row as a card, each cell with its
+  // column's name before it (CSS reads data-label); the ARIA roles keep it a table for screen
+  // readers, which drop a table's semantics once its display is no longer table.
+  function labelCells(tbody) {
+    const table = tbody.closest("table.stack");
+    if (!table) return;
+    const names = [...table.querySelectorAll("thead th")].map((th) => th.textContent.trim());
+    for (const row of tbody.rows) {
+      row.setAttribute("role", "row");
+      [...row.cells].forEach((cell, index) => {
+        cell.setAttribute("role", "cell");
+        if (cell.colSpan === 1 && names[index] && names[index] !== "Actions") {
+          cell.setAttribute("data-label", names[index]);
+          // one box beside the label, however many lines the cell holds
+          if (cell.childNodes.length > 1) cell.replaceChildren(el("div", {}, [...cell.childNodes]));
+        }
+      });
+    }
+  }
+
+  function markTables() {
+    for (const table of document.querySelectorAll("table.stack")) {
+      for (const group of table.querySelectorAll("thead, tbody")) group.setAttribute("role", "rowgroup");
+      for (const row of table.querySelectorAll("thead tr")) row.setAttribute("role", "row");
+      for (const th of table.querySelectorAll("thead th")) th.setAttribute("role", "columnheader");
     }
   }
 
@@ -476,6 +505,7 @@
   }
 
   function start() {
+    markTables();
     $("#app-filter").addEventListener("change", (event) => {
       state.app = event.target.value;
       state.offsets = { uploads: 0, pushes: 0, requests: 0 };
