@@ -21,6 +21,7 @@
     offsets: { uploads: 0, pushes: 0, requests: 0 },
     shown: {}, // what each table last rendered, to leave unchanged tables (and focus) alone
     polling: false,
+    journalOff: false,
     account: { uploadId: null, offset: 0, q: "" },
   };
 
@@ -195,6 +196,8 @@
 
   async function loadSettings() {
     const settings = await api("GET", "settings");
+    state.journalOff = settings.journalSize === 0;
+    delete state.shown.requests;
     $("#version").textContent = `v${settings.version}`;
     const rate = settings.rateLimit.enabled
       ? `1 push per ${settings.rateLimit.intervalS} s per app` : "off";
@@ -369,7 +372,7 @@
         el("td", { text: r.accessId || "—" }),
         el("td", { text: authScheme(r) || "—" },
           r.faultId ? el("div", {}, el("span", { className: "badge warn", text: `fault ${r.faultId}` })) : null));
-    }), 9, "No requests yet.");
+    }), 9, state.journalOff ? "The journal is off (--journal-size 0)." : "No requests yet.");
     renderPager($("#requests-pager"), "requests", offset, PAGE_SIZE, data.total, false, (to) => {
       state.offsets.requests = to;
       loadRequests().catch(showError);
