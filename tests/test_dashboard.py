@@ -9,6 +9,8 @@ from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
+import httpx
+import pytest
 from conftest import AUTH, UPLOAD, Mock
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -219,3 +221,26 @@ def test_the_dashboard_files_are_all_served_and_all_packaged() -> None:
     package_data = re.search(r"^tpns_mock = \[(.*)\]$", pyproject, re.MULTILINE)
     assert package_data is not None
     assert '"dashboard/*"' in package_data.group(1), "the wheel must carry the dashboard"
+
+
+def test_the_journal_can_be_read_for_refusals_only(mock: Mock) -> None:
+    mock.upload(accounts_zip(["alice", "bob"]))
+    mock.upload(accounts_zip(["alice", "b"]))  # refused: line 2
+    mock.upload(accounts_zip(["alice", "bob"]), auth=("1500000001", "wrong"))  # 403
+    mock.client.post("/v3/push/app", json={"audience_type": "all"}, auth=AUTH)  # ret_code
+    mock.client.get("/v3/push/nothing-here")  # a 404 with no return code
+    mock.client.post("/_mock/faults", json={"path": UPLOAD, "action": "drop"})
+    with pytest.raises(httpx.RemoteProtocolError):
+        mock.upload(accounts_zip(["alice", "bob"]))
+    everything = mock.client.get("/_mock/requests").json()["requests"]
+    assert len(everything) == 6
+
+    def is_refusal(entry: dict[str, Any]) -> bool:
+        status, code = entry["status"], entry["retCode"]
+        return entry["dropped"] or (status or 0) >= 400 or (code is not None and code != 0)
+
+    refused = mock.client.get("/_mock/requests", params={"refused": "true"}).json()
+    assert refused["total"] == 5
+    assert refused["requests"] == [e for e in everything if is_refusal(e)]
+    mine = mock.client.get("/_mock/requests", params={"refused": 1, "accessId": "1500000001"})
+    assert [e["retCode"] for e in mine.json()["requests"]] == [1008002, 1008011]

@@ -60,6 +60,8 @@ def _chromium_or_skip() -> Any:
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
     sync_api = _chromium_or_skip()
+    # every expectation may wait for the page's next poll, on a machine that may be busy
+    sync_api.expect.set_options(timeout=WAIT_MS)
     with sync_api.sync_playwright() as playwright:
         # a fresh, throwaway profile for each launch
         launched = playwright.chromium.launch(
@@ -250,6 +252,12 @@ def test_the_journal_updates_live(open_dashboard: Any) -> None:
     board.expect(rows).to_have_count(3, timeout=WAIT_MS)
     board.expect(rows.first.locator("td").nth(8)).to_have_text("sign")
     board.expect(rows.nth(1).locator("td").nth(8)).to_have_text("basic")
+    # refusals only, filtered by the server
+    board.page.get_by_label("Refusals only").check()
+    board.expect(rows).to_have_count(1)
+    board.expect(rows.first).to_contain_text("1008011")
+    board.page.get_by_label("Refusals only").uncheck()
+    board.expect(rows).to_have_count(3)
     stays_home(board)
 
 

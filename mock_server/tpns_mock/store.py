@@ -83,6 +83,16 @@ CREATE TABLE IF NOT EXISTS throttle (
 """
 
 
+# journal entries of one app (?1, or all when NULL) and, when ?2 is 1, only refusals: a dropped
+# connection, an HTTP error status, or a non-zero return code
+_JOURNAL_FILTER = (
+    "(?1 IS NULL OR json_extract(entry, '$.accessId') = ?1)"
+    " AND (?2 = 0 OR json_extract(entry, '$.dropped') = 1"
+    " OR json_extract(entry, '$.status') >= 400"
+    " OR json_extract(entry, '$.retCode') != 0)"
+)
+
+
 @dataclass(frozen=True)
 class Upload:
     id: int
@@ -486,25 +496,28 @@ class Store:
                 db.execute("DELETE FROM requests WHERE id <= ?", (cursor.lastrowid - keep,))
 
     def list_requests(
-        self, limit: int = 100, offset: int = 0, access_id: str | None = None
+        self,
+        limit: int = 100,
+        offset: int = 0,
+        access_id: str | None = None,
+        refused: bool = False,
     ) -> list[dict[str, Any]]:
-        """Newest first; with ``access_id``, only the requests that app authenticated."""
+        """Newest first; with ``access_id``, only the requests that app authenticated; with
+        ``refused``, only those answered with an error (see ``_JOURNAL_FILTER``)."""
         with self._lock:
             rows = self._db.execute(
-                "SELECT id, entry FROM requests"
-                " WHERE ?1 IS NULL OR json_extract(entry, '$.accessId') = ?1"
-                " ORDER BY id DESC LIMIT ?2 OFFSET ?3",
-                (access_id, limit, offset),
+                f"SELECT id, entry FROM requests WHERE {_JOURNAL_FILTER}"
+                " ORDER BY id DESC LIMIT ?3 OFFSET ?4",
+                (access_id, int(refused), limit, offset),
             ).fetchall()
         return [{"id": row["id"], **json.loads(row["entry"])} for row in rows]
 
-    def count_requests(self, access_id: str | None = None) -> int:
+    def count_requests(self, access_id: str | None = None, refused: bool = False) -> int:
         with self._lock:
             return int(
                 self._db.execute(
-                    "SELECT COUNT(*) FROM requests"
-                    " WHERE ?1 IS NULL OR json_extract(entry, '$.accessId') = ?1",
-                    (access_id,),
+                    f"SELECT COUNT(*) FROM requests WHERE {_JOURNAL_FILTER}",
+                    (access_id, int(refused)),
                 ).fetchone()[0]
             )
 

@@ -354,7 +354,9 @@
 
   async function loadRequests() {
     const offset = state.offsets.requests;
-    const data = await api("GET", `requests?${query({ limit: PAGE_SIZE, offset, accessId: state.app })}`);
+    const refusedOnly = $("#refused-only").checked;
+    const params = { limit: PAGE_SIZE, offset, accessId: state.app, refused: refusedOnly || "" };
+    const data = await api("GET", `requests?${query(params)}`);
     $("#requests-total").textContent = `(${number(data.total)})`;
     renderRows("requests", $("#requests-table tbody"), data, () => data.requests.map((r) => {
       const bad = refused(r);
@@ -372,7 +374,8 @@
         el("td", { text: r.accessId || "—" }),
         el("td", { text: authScheme(r) || "—" },
           r.faultId ? el("div", {}, el("span", { className: "badge warn", text: `fault ${r.faultId}` })) : null));
-    }), 9, state.journalOff ? "The journal is off (--journal-size 0)." : "No requests yet.");
+    }), 9, state.journalOff ? "The journal is off (--journal-size 0)."
+      : (refusedOnly ? "No refusals." : "No requests yet."));
     renderPager($("#requests-pager"), "requests", offset, PAGE_SIZE, data.total, false, (to) => {
       state.offsets.requests = to;
       loadRequests().catch(showError);
@@ -541,6 +544,10 @@
       loadAccounts().catch((error) => { $("#accounts-summary").textContent = error.message; });
     });
     $("#live").addEventListener("change", poll);
+    $("#refused-only").addEventListener("change", () => {
+      state.offsets.requests = 0;
+      loadRequests().catch(showError);
+    });
     loadSettings().catch(showError);
     refresh();
     setInterval(poll, POLL_MS);
