@@ -159,15 +159,16 @@
   }
 
   function renderPager(container, what, offset, limit, total, more, onMove) {
-    const count = total === null ? null : total;
+    // total is null where it is not known yet (a search not scanned to its end)
+    const count = total === undefined ? null : total;
     const first = offset + 1;
     const last = offset + limit;
     let label;
-    if (count === 0 || (count === null && !more && offset === 0 && limit === 0)) label = "";
+    if (count === 0) label = "";
     else if (count === null) label = `${number(first)}–${number(last)}`;
     else label = `${number(Math.min(first, count))}–${number(Math.min(last, count))} of ${number(count)}`;
     const hasNext = count === null ? more : offset + limit < count;
-    const signature = JSON.stringify([label, offset > 0, hasNext]);
+    const signature = JSON.stringify([label, offset, hasNext]);
     if (container.dataset.shown === signature) return;
     container.dataset.shown = signature;
     const focused = document.activeElement && container.contains(document.activeElement)
