@@ -258,6 +258,16 @@ def test_the_journal_updates_live(open_dashboard: Any) -> None:
     board.expect(rows.first).to_contain_text("1008011")
     board.page.get_by_label("Refusals only").uncheck()
     board.expect(rows).to_have_count(3)
+    # one entry as journaled: what the app sent, its credentials redacted
+    rows.first.get_by_role("button", name=re.compile("Details of request")).click()
+    entry = board.page.locator("#request-entry")
+    board.expect(entry).to_contain_text('"sign": "[redacted]"')
+    board.expect(entry).to_contain_text("multipart/form-data")
+    assert AUTH[1] not in entry.text_content()
+    board.page.keyboard.press("Escape")
+    board.page.get_by_role("button", name="Clear the journal").click()
+    board.expect(board.page.locator("#requests-table tbody")).to_contain_text("No requests yet")
+    assert httpx.get(f"{board.url}/_mock/requests").json()["total"] == 0
     stays_home(board)
 
 

@@ -374,13 +374,23 @@
         el("td", { className: "num", text: r.durationMs }),
         el("td", { text: r.accessId || "—" }),
         el("td", { text: authScheme(r) || "—" },
-          r.faultId ? el("div", {}, el("span", { className: "badge warn", text: `fault ${r.faultId}` })) : null));
-    }), 9, state.journalOff ? "The journal is off (--journal-size 0)."
+          r.faultId ? el("div", {}, el("span", { className: "badge warn", text: `fault ${r.faultId}` })) : null),
+        el("td", {}, el("button", {
+          type: "button", "data-key": `request-${r.id}`, text: "Details",
+          "aria-label": `Details of request ${r.id}`, onclick: () => openRequest(r),
+        })));
+    }), 10, state.journalOff ? "The journal is off (--journal-size 0)."
       : (refusedOnly ? "No refusals." : "No requests yet."));
     renderPager($("#requests-pager"), "requests", offset, PAGE_SIZE, data.total, false, (to) => {
       state.offsets.requests = to;
       loadRequests().catch(showError);
     });
+  }
+
+  function openRequest(entry) {
+    $("#request-dialog-title").textContent = `Request ${entry.id}: ${entry.method} ${entry.path}`;
+    $("#request-entry").textContent = JSON.stringify(entry, null, 2);
+    $("#request-dialog").showModal();
   }
 
   // -- faults -------------------------------------------------------------------------------
@@ -545,6 +555,16 @@
       loadAccounts().catch((error) => { $("#accounts-summary").textContent = error.message; });
     });
     $("#live").addEventListener("change", poll);
+    $("#requests-clear").addEventListener("click", async () => {
+      try {
+        await api("DELETE", "requests");
+        say("The journal was cleared.");
+      } catch (error) {
+        say(`Could not clear the journal: ${error.message}`, true);
+      }
+      state.offsets.requests = 0;
+      await loadRequests().catch(showError);
+    });
     $("#refused-only").addEventListener("change", () => {
       state.offsets.requests = 0;
       loadRequests().catch(showError);
