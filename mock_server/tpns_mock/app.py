@@ -8,14 +8,17 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from tpns_mock import __version__, docs, openapi
+from tpns_mock import __version__, docs, not_emulated, openapi
+from tpns_mock.clock import Clock, SystemClock
 from tpns_mock.middleware import FaultMiddleware, JournalMiddleware
-from tpns_mock.routes import control, dashboard, inspect, push, upload
+from tpns_mock.routes import control, dashboard, inspect, push, records, upload
 from tpns_mock.settings import Settings
 from tpns_mock.store import Store
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
+def create_app(settings: Settings | None = None, clock: Clock | None = None) -> FastAPI:
+    """A mock with ``settings`` (default: from the environment); ``clock`` (default: the real
+    time) decides how far each push has got, so a test can move time itself."""
     settings = Settings.from_env() if settings is None else settings
     store = Store(settings.data_dir)
     store.register_apps(sorted(settings.apps))
@@ -35,11 +38,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.store = store
+    app.state.clock = SystemClock() if clock is None else clock
     app.include_router(upload.router)
     app.include_router(inspect.router)
     app.include_router(push.router)
+    app.include_router(records.router)
     app.include_router(control.router)
     app.include_router(dashboard.router)
+    not_emulated.install(app)
     # the last added is the outermost: the journal also sees what a fault answered
     app.add_middleware(FaultMiddleware, store=store)
     app.add_middleware(JournalMiddleware, store=store, keep=settings.journal_size)

@@ -12,6 +12,7 @@
   const PUSH_STATUS_BADGES = {
     PUSH_FINISHED: "good",
     PUSH_FAILED: "bad",
+    PUSH_INIT: "warn",
     PUSH_WAIT: "warn",
     PUSH_STARTED: "warn",
   };
@@ -398,6 +399,7 @@
   function faultAnswer(f) {
     if (f.action === "drop") return "no answer (connection dropped)";
     if (f.action === "delay") return "the normal answer";
+    if (f.action === "fail") return "the normal answer; the push ends PUSH_FAILED";
     return `${f.retCode} ${f.errMsg || ""} (HTTP ${f.httpStatus})`;
   }
 
