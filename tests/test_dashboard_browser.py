@@ -319,6 +319,23 @@ def test_arming_and_disarming_faults_from_the_page(open_dashboard: Any) -> None:
     page.get_by_role("button", name="Disarm all").click()
     board.expect(page.locator("#faults-table tbody")).to_contain_text("No faults armed")
     assert httpx.get(f"{board.url}/_mock/faults").json()["faults"] == []
+
+    # a push that is accepted and then fails, and its status on the page
+    made = upload(board.url, ["alice", "bob"])
+    form.get_by_label("Path").fill("/v3/push/app")
+    form.get_by_label("Action").select_option("fail")
+    form.get_by_label("Every matching request").uncheck()
+    form.get_by_label("Times").fill("1")
+    form.get_by_role("button", name="Arm fault").click()
+    board.expect(page.locator("#faults-table tbody tr[data-fault-id]")).to_have_count(1)
+    failing = push(board.url, package_push(made["uploadId"]))
+    finishing = push(board.url, package_push(made["uploadId"]))
+    assert failing["ret_code"] == finishing["ret_code"] == 0
+    status = 4  # the Status column
+    failed = board.row("pushes", "push-id", failing["push_id"]).locator("td").nth(status)
+    board.expect(failed).to_have_text("PUSH_FAILED")
+    finished = board.row("pushes", "push-id", finishing["push_id"]).locator("td").nth(status)
+    board.expect(finished).to_have_text("PUSH_FINISHED")
     stays_home(board)
 
 
