@@ -203,9 +203,11 @@ def test_the_page_shows_uploads_refusals_pushes_and_faults(open_dashboard: Any) 
     board.expect(upload_refusal).to_contain_text("refused")
     board.expect(upload_refusal).to_contain_text("basic")
     board.expect(refusals.filter(has_text="1008028")).to_contain_text(f"fault {fault['id']}")
-    # an accepted call is not marked
+    # an accepted call is not marked, and shows no errMsg (a push's success says NO_ERROR)
     accepted_calls = page.locator("#requests-table tbody tr:not(.refused)")
     board.expect(accepted_calls).to_have_count(2)
+    for row in accepted_calls.all():
+        board.expect(row.locator("td").nth(5)).to_have_text("")
 
     armed = board.row("faults", "fault-id", fault["id"])
     board.expect(armed).to_contain_text("/v3/push/app")

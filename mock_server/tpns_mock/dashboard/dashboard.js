@@ -371,7 +371,7 @@
         el("td", { className: "path mono", text: r.query ? `${r.path}?${r.query}` : r.path }),
         el("td", { className: "num" }, statusCell),
         el("td", { className: "num", text: r.retCode === null || r.retCode === undefined ? "—" : r.retCode }),
-        el("td", { className: `wrap ${bad ? "errmsg" : ""}`, text: r.errMsg || "" }),
+        el("td", { className: `wrap ${bad ? "errmsg" : ""}`, text: bad ? r.errMsg || "" : "" }),
         el("td", { className: "num", text: r.durationMs }),
         el("td", { text: r.accessId || "—" }),
         el("td", { text: authScheme(r) || "—" },
