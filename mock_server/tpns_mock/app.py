@@ -11,7 +11,7 @@ from fastapi import FastAPI
 from tpns_mock import __version__, docs, not_emulated, openapi
 from tpns_mock.clock import Clock, SystemClock
 from tpns_mock.middleware import FaultMiddleware, JournalMiddleware
-from tpns_mock.routes import control, inspect, push, records, upload
+from tpns_mock.routes import control, dashboard, inspect, push, records, upload
 from tpns_mock.settings import Settings
 from tpns_mock.store import Store
 
@@ -44,6 +44,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     app.include_router(push.router)
     app.include_router(records.router)
     app.include_router(control.router)
+    app.include_router(dashboard.router)
     not_emulated.install(app)
     # the last added is the outermost: the journal also sees what a fault answered
     app.add_middleware(FaultMiddleware, store=store)
