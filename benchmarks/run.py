@@ -654,9 +654,9 @@ generated and damaged zips; the rule tests run through both paths). A large uplo
 hashed and inflated on a thread fed through a bounded queue, and its lines are checked on a
 second one. What this buys is limited by the GIL: inflating, CRC, SHA-256 and writing release
 it and overlap, but HTTP and multipart parsing (h11, python-multipart) and the line checks
-(`bytes` methods) hold it, so they still take turns. In a quiet run end to end stayed about
-0.35-0.4 s above validation alone on 100 MiB, as before (0.90x against 0.64-0.67x for
-validation in a paired run; checking lines inline on the writing thread measured the same).
+(`bytes` methods) hold it, so they still take turns. In a quiet run end to end stayed 0.45-0.65
+s above validation alone on 100 MiB (the table above; before, receiving added about 0.36 s),
+and checking lines inline on the writing thread instead measured the same (0.90x both).
 The targets of 0.5x end to end and 0.4x for validation would need the line checks out of the
 GIL (a C extension) or in another process; the one pass keeps memory flat and decides at the
 last byte, but is not faster than the two passes were on this machine.
