@@ -11,12 +11,12 @@ from pathlib import Path
 
 import httpx
 from tpns_client import TPNSClient
-from tpns_mock.pytest_plugin import TPNSMock
+from tpns_mock.testing import MockServer
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def test_tpns_mock_is_live_and_its_helpers_see_uploads(tpns_mock: TPNSMock) -> None:
+def test_tpns_mock_is_live_and_its_helpers_see_uploads(tpns_mock: MockServer) -> None:
     assert httpx.get(f"{tpns_mock.url}/_mock/health").json()["status"] == "ok"
     assert tpns_mock.secret_key not in repr(tpns_mock)
     with tpns_mock.client(auth="basic") as tpns:
@@ -26,7 +26,7 @@ def test_tpns_mock_is_live_and_its_helpers_see_uploads(tpns_mock: TPNSMock) -> N
     assert tpns_mock.upload(upload_id)["accountCount"] == 2
 
 
-def test_reset_forgets_every_upload(tpns_mock: TPNSMock, tpns_client: TPNSClient) -> None:
+def test_reset_forgets_every_upload(tpns_mock: MockServer, tpns_client: TPNSClient) -> None:
     # that each test starts with no uploads, whatever ran before, is shown by the session run
     # below (a test that uploads, then one that finds none)
     tpns_client.upload_package(["carol"])

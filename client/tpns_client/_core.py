@@ -8,7 +8,6 @@ and adding an endpoint is one ``*_call`` builder here plus a one-line method on 
 
 from __future__ import annotations
 
-import base64
 import json
 import os
 import random
@@ -24,7 +23,7 @@ import httpx
 from tpns_client.errors import AuthError, PackageRefused, RateLimitError, TPNSError, TransportError
 from tpns_client.protocol.codes import AUTH_FAILURE, PACKAGE_CODES, RATE_LIMITED
 from tpns_client.protocol.paths import PUSH_PATH, REGIONS, UPLOAD_PATH
-from tpns_client.protocol.signing import sign_chunks
+from tpns_client.protocol.signing import basic_header, sign_chunks
 
 CHUNK_BYTES = 256 * 1024
 
@@ -277,8 +276,7 @@ class ClientCore:
             {"Content-Type": body.content_type, "Content-Length": str(body.length)}
         )
         if self.auth == "basic":
-            token = base64.b64encode(f"{self.access_id}:{self.__secret_key}".encode()).decode()
-            headers["Authorization"] = "Basic " + token
+            headers["Authorization"] = basic_header(self.access_id, self.__secret_key)
         else:
             timestamp = str(int(time.time() if now is None else now))
             headers["AccessId"] = self.access_id

@@ -23,12 +23,12 @@ import anyio
 import httpx
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from tpns_client.protocol.paths import UPLOAD_PATH
 
 from tpns_mock.body import asgi_body, drain
 from tpns_mock.faults import ADMIN_PREFIX
 from tpns_mock.store import Fault, Store
 
-UPLOAD_PATH = "/v3/push/package/upload"
 DOCS_PATHS = frozenset({"/docs", "/docs/oauth2-redirect", "/redoc", "/openapi.json"})
 MAX_JOURNALED_BODY = 64 * 1024  # answers past this are not parsed for their return code
 REDACTED = "[redacted]"

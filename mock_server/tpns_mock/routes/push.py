@@ -17,6 +17,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect
+from tpns_client.protocol.paths import PUSH_PATH
 
 from tpns_mock.auth import Caller, authenticate
 from tpns_mock.body import BodyTimeout, timed_chunks
@@ -35,7 +36,6 @@ from tpns_mock.store import SlotTaken, Store
 
 router = APIRouter()
 
-PUSH_PATH = "/v3/push/app"
 SUCCESS_RESULT = "[0]"  # as in Tencent's documented example answer
 
 PUSH_OPENAPI = {

@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect
 from tpns_client.protocol.package import validate_package
+from tpns_client.protocol.paths import UPLOAD_PATH
 
 from tpns_mock.auth import Caller, authenticate
 from tpns_mock.body import drain
@@ -97,7 +98,7 @@ def upload_error(error: TPNSError) -> JSONResponse:
 
 
 @router.post(
-    "/v3/push/package/upload",
+    UPLOAD_PATH,
     summary="Upload a number package (a zip holding one txt, one account per line)",
     openapi_extra=UPLOAD_OPENAPI,
     tags=["TPNS"],
