@@ -119,3 +119,10 @@ def test_the_plugin_imports_nothing_of_the_server_until_a_fixture_is_asked_for()
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
     ).stdout
     assert out.strip() == "[]"
+
+
+def test_readme_harness_example_runs_as_printed() -> None:
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    start = readme.index("```python\nfrom tpns_mock.testing import MockServer")
+    block = readme[start + len("```python\n") : readme.index("```", start + 10)]
+    exec(block, {})

@@ -168,7 +168,7 @@ class RetryPolicy:
 
     def delay(self, attempt: int) -> float:
         """Seconds to wait after the ``attempt``-th failure (1-based)."""
-        base = min(self.max_backoff_s, self.backoff_s * 2 ** (attempt - 1))
+        base = min(self.max_backoff_s, self.backoff_s * 2.0 ** (attempt - 1))
         return base * random.uniform(0.5, 1.0)
 
 
@@ -308,7 +308,7 @@ class ClientCore:
             raise TPNSError(
                 None, f"retCode 0 without a positive uploadId: {_snippet(content)}", status
             )
-        return UploadResult(upload_id, code, str(message))
+        return UploadResult(upload_id, 0, str(message))  # _raise_for let only 0 through
 
     def parse_push(self, status: int, content: bytes) -> PushResult:
         data = _answer(status, content, PUSH_PATH)
