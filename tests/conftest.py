@@ -52,10 +52,10 @@ class Mock:
 def make_mock(tmp_path: Path) -> Iterator[Callable[..., Mock]]:
     clients: list[TestClient] = []
 
-    def make(**changes: Any) -> Mock:
+    def make(clock: Callable[[], float] = time.time, **changes: Any) -> Mock:
         data_dir = tmp_path / f"data{len(clients)}"
         settings = replace(Settings(), data_dir=data_dir, **changes)
-        client = TestClient(create_app(settings))
+        client = TestClient(create_app(settings, clock=clock))
         client.__enter__()
         clients.append(client)
         return Mock(client, data_dir)
@@ -63,6 +63,19 @@ def make_mock(tmp_path: Path) -> Iterator[Callable[..., Mock]]:
     yield make
     for client in clients:
         client.__exit__(None, None, None)
+
+
+@dataclass
+class Clock:
+    """A clock a test sets: ``create_app(clock=...)`` reads it for "now"."""
+
+    now: float = 1_700_000_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
 
 
 @pytest.fixture

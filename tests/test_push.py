@@ -5,14 +5,13 @@ from __future__ import annotations
 import json
 import re
 import threading
-import time
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import AUTH, Mock
+from conftest import AUTH, Clock, Mock
 from fastapi.testclient import TestClient
 from pushing import (
     APPS,
@@ -357,12 +356,16 @@ def test_second_package_push_within_a_second_is_1008028(mock: Mock) -> None:
 
 
 def test_the_slot_frees_after_the_interval(make_mock: Callable[..., Mock]) -> None:
-    mock = make_mock(apps=APPS, push_interval_s=0.5)
+    clock = Clock()
+    mock = make_mock(apps=APPS, push_interval_s=0.5, clock=clock)
     upload_id = uploaded(mock, ["alice", "bob"])
     assert push(mock, package_push(upload_id))["ret_code"] == 0
+    clock.advance(0.49)
     assert push(mock, package_push(upload_id))["ret_code"] == 1008028
-    time.sleep(0.55)
+    clock.advance(0.01)
     assert push(mock, package_push(upload_id))["ret_code"] == 0
+    assert push(mock, package_push(upload_id))["ret_code"] == 1008028
+    assert pushes(mock)[0]["createdAt"].startswith("2023-11-14T22:13:20.5")
 
 
 def test_refused_pushes_do_not_take_the_slot(mock: Mock) -> None:

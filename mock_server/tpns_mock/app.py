@@ -1,10 +1,18 @@
 """``create_app(settings)``: the one way to make a mock. No global state, so tests and the pytest
-plugin can make as many independent mocks as they like."""
+plugin can make as many independent mocks as they like.
+
+``clock`` (wall-clock seconds, like ``time.time``) is the mock's only source of "now": the
+signed TimeStamp's window, the push rate limit and every record's time read it, so a test can
+set time instead of sleeping.
+"""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import os
+import time
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from dataclasses import replace
 
 from fastapi import FastAPI
 
@@ -15,9 +23,17 @@ from tpns_mock.settings import Settings
 from tpns_mock.store import Store
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
-    settings = Settings.from_env() if settings is None else settings
-    store = Store(settings.data_dir)
+def create_app(
+    settings: Settings | None = None, *, clock: Callable[[], float] = time.time
+) -> FastAPI:
+    """A mock with ``settings``; without them, the ``TPNS_MOCK_*`` environment's, with a
+    throwaway data dir unless ``TPNS_MOCK_DATA_DIR`` names one (nothing is left behind in the
+    working directory)."""
+    if settings is None:
+        settings = Settings.from_env()
+        if not os.environ.get("TPNS_MOCK_DATA_DIR"):
+            settings = replace(settings, data_dir=None)
+    store = Store(settings.data_dir, clock=clock)
     store.register_apps(sorted(settings.apps))
 
     @asynccontextmanager
@@ -35,6 +51,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.store = store
+    app.state.clock = clock
     app.include_router(upload.router)
     app.include_router(inspect.router)
     app.include_router(push.router)

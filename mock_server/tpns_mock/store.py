@@ -183,13 +183,11 @@ class StoreFull(Exception):
     """uploadId would pass int32, the largest id TPNS's answer can carry."""
 
 
-def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
-
-
 class Store:
-    def __init__(self, data_dir: Path | None) -> None:
-        """Open (creating if needed) the store in ``data_dir``; ``None`` means a throwaway dir."""
+    def __init__(self, data_dir: Path | None, *, clock: Callable[[], float] = time.time) -> None:
+        """Open (creating if needed) the store in ``data_dir``; ``None`` means a throwaway dir.
+        ``clock`` gives "now" for records' times and rate-limit slots (see ``create_app``)."""
+        self.clock = clock
         self._throwaway = data_dir is None
         self.data_dir = (
             Path(tempfile.mkdtemp(prefix="tpns-mock-")) if data_dir is None else data_dir
@@ -210,6 +208,10 @@ class Store:
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.executescript(_SCHEMA)
         self._recover()
+
+    def stamp(self) -> str:
+        """Now, as records show it: ISO 8601 in UTC, to the millisecond."""
+        return datetime.fromtimestamp(self.clock(), timezone.utc).isoformat(timespec="milliseconds")
 
     # -- lifecycle --------------------------------------------------------------------------
 
@@ -278,7 +280,7 @@ class Store:
         with self._transaction() as db:
             db.executemany(
                 "INSERT OR IGNORE INTO apps (access_id, first_seen) VALUES (?, ?)",
-                [(a, _now()) for a in access_ids],
+                [(a, self.stamp()) for a in access_ids],
             )
 
     # -- uploads ----------------------------------------------------------------------------
@@ -333,7 +335,7 @@ class Store:
                         account_count,
                         sha256,
                         stored_name,
-                        _now(),
+                        self.stamp(),
                     ),
                 )
                 upload_id = cursor.lastrowid
@@ -415,7 +417,7 @@ class Store:
         """
         with self._transaction() as db:
             if slot is not None:
-                wait = self._claim(db, slot, interval_s, time.time() if now is None else now)
+                wait = self._claim(db, slot, interval_s, self.clock() if now is None else now)
                 if wait:
                     raise SlotTaken(wait)
             cursor = db.execute(
@@ -432,7 +434,7 @@ class Store:
                     upload_id,
                     target_count,
                     body,
-                    _now(),
+                    self.stamp(),
                 ),
             )
             row = db.execute("SELECT * FROM pushes WHERE id = ?", (cursor.lastrowid,)).fetchone()
@@ -508,7 +510,7 @@ class Store:
             cursor = db.execute(
                 "INSERT INTO faults (path, method, remaining, spec, created_at)"
                 " VALUES (?, ?, ?, ?, ?)",
-                (path, method, times, spec, _now()),
+                (path, method, times, spec, self.stamp()),
             )
             row = db.execute("SELECT * FROM faults WHERE id = ?", (cursor.lastrowid,)).fetchone()
         return Fault(**row)

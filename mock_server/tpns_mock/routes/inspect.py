@@ -16,6 +16,7 @@ from fastapi.responses import JSONResponse, StreamingResponse
 from tpns_client.protocol.package import Rules, iter_account_lines
 
 from tpns_mock import __version__
+from tpns_mock.answers import mock_error
 from tpns_mock.store import Store, Upload
 
 router = APIRouter(prefix="/_mock", tags=["mock inspection"])
@@ -71,7 +72,7 @@ def storable_id(value: int) -> bool:
 
 
 def not_found(what: str) -> JSONResponse:
-    return JSONResponse({"error": "not_found", "message": f"{what} not found"}, status_code=404)
+    return mock_error("not_found", f"{what} not found", 404)
 
 
 @router.get(

@@ -11,7 +11,6 @@ fixed structure never meets a missing field.
 from __future__ import annotations
 
 import json
-from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
@@ -19,6 +18,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect
 from tpns_client.protocol.paths import PUSH_PATH
 
+from tpns_mock.answers import SUCCESS_RESULT, push_accepted, push_refused
 from tpns_mock.auth import Caller, authenticate
 from tpns_mock.body import BodyTimeout, timed_chunks
 from tpns_mock.errors import INVALID_PARAM, PARAM_PARSE_ERROR, TPNSError
@@ -36,7 +36,6 @@ from tpns_mock.store import SlotTaken, Store
 
 router = APIRouter()
 
-SUCCESS_RESULT = "[0]"  # as in Tencent's documented example answer
 
 PUSH_OPENAPI = {
     "requestBody": {
@@ -74,27 +73,6 @@ PUSH_OPENAPI = {
 }
 
 
-def push_answer(
-    code: int,
-    err_msg: str,
-    *,
-    seq: int = 0,
-    push_id: str = "",
-    environment: str = "",
-    result: str = "",
-    http_status: int = 200,
-) -> JSONResponse:
-    body: dict[str, Any] = {
-        "seq": seq,
-        "push_id": push_id,
-        "ret_code": code,
-        "environment": environment,
-        "err_msg": err_msg,
-        "result": result,
-    }
-    return JSONResponse(body, status_code=http_status)
-
-
 async def _read_body(request: Request, caller: Caller, settings: Settings) -> bytes:
     """The body, refused once it passes MAX_BODY_BYTES, stalls, or outlasts the deadline."""
     chunks: list[bytes] = []
@@ -130,7 +108,9 @@ async def push_app(request: Request) -> JSONResponse:
     seq = 0
     environment = ""
     try:
-        caller = authenticate(request.headers, settings.apps, settings.timestamp_window_s)
+        caller = authenticate(
+            request.headers, settings.apps, settings.timestamp_window_s, request.app.state.clock()
+        )
         raw = await _read_body(request, caller, settings)
         caller.verify_body()
         setattr(request.state, STATE_ACCESS_ID, caller.access_id)
@@ -164,20 +144,10 @@ async def push_app(request: Request) -> JSONResponse:
         except SlotTaken as taken:
             raise rate_limited(taken.wait_s, settings.push_interval_s) from None
     except TPNSError as error:
-        return push_answer(
-            error.code,
-            error.err_msg,
-            seq=seq,
-            environment=environment,
-            http_status=error.http_status,
-        )
+        return push_refused(error, seq=seq, environment=environment)
     except ClientDisconnect:
-        return push_answer(PARAM_PARSE_ERROR, "the client disconnected before the body was read")
-    return push_answer(
-        0,
-        "",
-        seq=push.seq,
-        push_id=record.push_id,
-        environment=push.environment,
-        result=SUCCESS_RESULT,
-    )
+        disconnected = TPNSError(
+            PARAM_PARSE_ERROR, "the client disconnected before the body was read"
+        )
+        return push_refused(disconnected)
+    return push_accepted(seq=push.seq, push_id=record.push_id, environment=push.environment)
