@@ -48,6 +48,17 @@ class Mock:
         )
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Container tests (podman, minutes) run only when ``-m`` names them (``-m container``), so
+    both the full run and the quick loop (``-m "not slow"``) leave them out."""
+    if "container" in (config.option.markexpr or ""):
+        return
+    left = [item for item in items if item.get_closest_marker("container")]
+    if left:
+        config.hook.pytest_deselected(items=left)
+        items[:] = [item for item in items if not item.get_closest_marker("container")]
+
+
 @pytest.fixture
 def make_mock(tmp_path: Path) -> Iterator[Callable[..., Mock]]:
     clients: list[TestClient] = []

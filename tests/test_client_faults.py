@@ -23,6 +23,8 @@ from tpns_client import (
 )
 from tpns_mock.testing import MockServer
 
+pytestmark = pytest.mark.slow  # waits out delays and timeouts
+
 UPLOAD = "/v3/push/package/upload"
 PUSH = "/v3/push/app"
 FAST = RetryPolicy(attempts=3, backoff_s=0.01, max_backoff_s=0.02)

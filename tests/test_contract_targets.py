@@ -10,7 +10,10 @@ import sys
 from pathlib import Path
 
 import httpx
+import pytest
 from conftest import start_server
+
+pytestmark = pytest.mark.slow  # runs the contract suite in subprocesses
 
 ROOT = Path(__file__).resolve().parent.parent
 CREDENTIALS = ("TPNS_ACCESS_ID", "TPNS_SECRET_KEY", "TPNS_ACCESS_ID_2", "TPNS_SECRET_KEY_2")

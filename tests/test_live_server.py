@@ -17,6 +17,8 @@ import requests
 from conftest import AUTH, UPLOAD, LiveServer, start_server
 from zips import accounts_zip
 
+pytestmark = pytest.mark.slow  # starts real server processes
+
 BASIC = "Basic " + __import__("base64").b64encode(b"1500000001:tpns-mock-secret-key").decode()
 
 

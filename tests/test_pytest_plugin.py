@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 from tpns_client import TPNSClient
 from tpns_mock.testing import MockServer
 
@@ -36,6 +37,7 @@ def test_reset_forgets_every_upload(tpns_mock: MockServer, tpns_client: TPNSClie
     assert tpns_client._core.rules == tpns_mock.rules == "seed"  # clients check the mock's rules
 
 
+@pytest.mark.slow  # a pytest session in a subprocess
 def test_readme_example_runs_as_an_app_developers_test(tmp_path: Path) -> None:
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     start = readme.index("```python\n# test_vips.py")
@@ -130,6 +132,7 @@ HALF_SENT_SESSION = textwrap.dedent(
 )
 
 
+@pytest.mark.slow  # a pytest session in a subprocess
 def test_a_half_sent_upload_neither_blocks_shutdown_nor_leaves_the_data_dir(
     tmp_path: Path,
 ) -> None:
