@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -89,8 +90,21 @@ APP_FILES = {
 def test_the_wheel_installs_into_an_app_with_its_own_client_and_mock_server(
     tmp_path: Path,
 ) -> None:
+    # built from a copy of the working tree's files (tracked or new, not ignored), so the build
+    # leaves nothing in the repository and sees uncommitted changes
+    source = tmp_path / "source"
+    listed = subprocess.run(
+        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+        cwd=ROOT,
+        capture_output=True,
+        check=True,
+    ).stdout.decode()
+    for name in filter(None, listed.split("\0")):
+        if (ROOT / name).is_file():
+            (source / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(ROOT / name, source / name)
     dist = tmp_path / "dist"
-    build = [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(dist), str(ROOT)]
+    build = [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(dist), str(source)]
     subprocess.run(build, check=True, capture_output=True, timeout=300)
     (wheel,) = dist.glob("tpns_mock-*.whl")
     venv = tmp_path / "venv"
