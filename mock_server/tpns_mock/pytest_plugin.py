@@ -37,6 +37,15 @@ if TYPE_CHECKING:
 MARKER = "tpns_mock"
 
 
+def __getattr__(name: str) -> Any:
+    """``TPNSMock``, the fixture's former class name, is the harness (imported when asked)."""
+    if name == "TPNSMock":
+        from tpns_mock.testing import MockServer
+
+        return MockServer
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers",
