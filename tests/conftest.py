@@ -17,6 +17,7 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 from tpns_mock.app import create_app
+from tpns_mock.clock import Clock
 from tpns_mock.settings import DEFAULT_ACCESS_ID, DEFAULT_SECRET_KEY, Settings
 
 AUTH = (DEFAULT_ACCESS_ID, DEFAULT_SECRET_KEY)
@@ -63,7 +64,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 def make_mock(tmp_path: Path) -> Iterator[Callable[..., Mock]]:
     clients: list[TestClient] = []
 
-    def make(clock: Callable[[], float] = time.time, **changes: Any) -> Mock:
+    def make(clock: Clock | None = None, **changes: Any) -> Mock:
         data_dir = tmp_path / f"data{len(clients)}"
         settings = replace(Settings(), data_dir=data_dir, **changes)
         client = TestClient(create_app(settings, clock=clock))
@@ -74,19 +75,6 @@ def make_mock(tmp_path: Path) -> Iterator[Callable[..., Mock]]:
     yield make
     for client in clients:
         client.__exit__(None, None, None)
-
-
-@dataclass
-class Clock:
-    """A clock a test sets: ``create_app(clock=...)`` reads it for "now"."""
-
-    now: float = 1_700_000_000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
 
 
 @pytest.fixture

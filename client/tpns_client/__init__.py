@@ -4,9 +4,16 @@
 (:mod:`tpns_client._core`): same requests, same parsing, same errors, same retries.
 """
 
-from tpns_client._core import PushResult, RetryPolicy, UploadResult
+from tpns_client._core import PushRecord, PushResult, RetryPolicy, UploadResult
 from tpns_client.aio import AsyncTPNSClient
-from tpns_client.errors import AuthError, PackageRefused, RateLimitError, TPNSError, TransportError
+from tpns_client.errors import (
+    AuthError,
+    PackageRefused,
+    PushWaitTimeout,
+    RateLimitError,
+    TPNSError,
+    TransportError,
+)
 from tpns_client.protocol.paths import REGIONS
 from tpns_client.sync import TPNSClient
 
@@ -15,7 +22,9 @@ __all__ = [
     "AsyncTPNSClient",
     "AuthError",
     "PackageRefused",
+    "PushRecord",
     "PushResult",
+    "PushWaitTimeout",
     "RateLimitError",
     "RetryPolicy",
     "TPNSClient",

@@ -1,38 +1,37 @@
 """``create_app(settings)``: the one way to make a mock. No global state, so tests and the pytest
 plugin can make as many independent mocks as they like.
 
-``clock`` (wall-clock seconds, like ``time.time``) is the mock's only source of "now": the
-signed TimeStamp's window, the push rate limit and every record's time read it, so a test can
-set time instead of sleeping.
+``clock`` (:mod:`tpns_mock.clock`) is the mock's only source of "now": the signed TimeStamp's
+window, the push rate limit, each push's progress and every record's time read it, so a test
+sets time (``ManualClock``) instead of sleeping.
 """
 
 from __future__ import annotations
 
 import os
-import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import replace
 
 from fastapi import FastAPI
 
-from tpns_mock import __version__, docs, openapi
+from tpns_mock import __version__, docs, not_emulated, openapi
+from tpns_mock.clock import Clock, SystemClock
 from tpns_mock.middleware import FaultMiddleware, JournalMiddleware
-from tpns_mock.routes import control, inspect, push, upload
+from tpns_mock.routes import control, inspect, push, records, upload
 from tpns_mock.settings import Settings
 from tpns_mock.store import Store
 
 
-def create_app(
-    settings: Settings | None = None, *, clock: Callable[[], float] = time.time
-) -> FastAPI:
+def create_app(settings: Settings | None = None, clock: Clock | None = None) -> FastAPI:
     """A mock with ``settings``; without them, the ``TPNS_MOCK_*`` environment's, with a
     throwaway data dir unless ``TPNS_MOCK_DATA_DIR`` names one (nothing is left behind in the
-    working directory)."""
+    working directory). ``clock`` (default: the real time) is the mock's only "now"."""
     if settings is None:
         settings = Settings.from_env()
         if not os.environ.get("TPNS_MOCK_DATA_DIR"):
             settings = replace(settings, data_dir=None)
+    clock = SystemClock() if clock is None else clock
     store = Store(settings.data_dir, clock=clock)
     store.register_apps(sorted(settings.apps))
 
@@ -55,7 +54,9 @@ def create_app(
     app.include_router(upload.router)
     app.include_router(inspect.router)
     app.include_router(push.router)
+    app.include_router(records.router)
     app.include_router(control.router)
+    not_emulated.install(app)
     # the last added is the outermost: the journal also sees what a fault answered
     app.add_middleware(FaultMiddleware, store=store)
     app.add_middleware(JournalMiddleware, store=store, keep=settings.journal_size)

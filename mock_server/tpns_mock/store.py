@@ -11,11 +11,11 @@ from __future__ import annotations
 import contextlib
 import shutil
 import tempfile
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
 
+from tpns_mock.clock import Clock
 from tpns_mock.packages import PackageFiles
 from tpns_mock.records import (
     INT32_MAX,
@@ -33,7 +33,7 @@ __all__ = ["INT32_MAX", "Fault", "Push", "SlotTaken", "Store", "StoreFull", "Upl
 class Store(Records):
     """Every record (inherited from :class:`Records`) and the package files beside them."""
 
-    def __init__(self, data_dir: Path | None, *, clock: Callable[[], float] = time.time) -> None:
+    def __init__(self, data_dir: Path | None, *, clock: Clock | None = None) -> None:
         """Open (creating if needed) the store in ``data_dir``; ``None`` means a throwaway dir.
         ``clock`` gives "now" for records' times and rate-limit slots (see ``create_app``)."""
         self._throwaway = data_dir is None

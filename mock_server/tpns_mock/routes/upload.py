@@ -106,7 +106,10 @@ async def upload_package(request: Request) -> JSONResponse:
     body = request.stream()
     try:
         caller = authenticate(
-            request.headers, settings.apps, settings.timestamp_window_s, request.app.state.clock()
+            request.headers,
+            settings.apps,
+            settings.timestamp_window_s,
+            request.app.state.clock.now(),
         )
         with store.incoming() as (path, handle):
             content_length = request.headers.get("content-length")
