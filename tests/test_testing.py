@@ -9,6 +9,7 @@ from pathlib import Path
 import httpx
 import pytest
 from tpns_client import RateLimitError, RetryPolicy, TPNSClient, TPNSError
+from tpns_mock.clock import ManualClock
 from tpns_mock.testing import MockServer
 
 MESSAGE = {"title": "Hi", "content": "Your order shipped"}
@@ -55,6 +56,19 @@ def test_settings_by_keyword_and_faults_by_call() -> None:
         assert len(mock.pushes()) == 4
         mock.reset()
         assert (mock.uploads(), mock.pushes(), mock.requests()) == ([], [], [])
+
+
+def test_a_manual_clock_sets_the_mocks_time() -> None:
+    clock = ManualClock(1_700_000_000.0)
+    # Basic auth: a signed TimeStamp comes from the wall clock, far from this mock's time
+    with MockServer(clock=clock) as mock, mock.client(retry=ONCE, auth="basic") as tpns:
+        upload_id = tpns.upload_package(["alice"]).upload_id
+        tpns.push_package(upload_id, MESSAGE)
+        with pytest.raises(RateLimitError):
+            tpns.push_package(upload_id, MESSAGE)
+        clock.advance(1.0)  # the slot frees on the mock's clock, not the wall clock
+        tpns.push_package(upload_id, MESSAGE)
+        assert mock.uploads()[0]["createdAt"].startswith("2023-11-14T22:13:20")
 
 
 def test_mistakes_are_named() -> None:

@@ -38,6 +38,7 @@ if TYPE_CHECKING:
     import uvicorn
     from tpns_client.sync import TPNSClient
 
+    from tpns_mock.clock import Clock
     from tpns_mock.settings import Settings
 
 __all__ = ["MockServer"]
@@ -90,8 +91,13 @@ class MockServer:
     """A running mock: where it is, the credentials it accepts, what it has received, and
     faults to arm. Use it as a context manager, or call ``start()`` and ``stop()``."""
 
-    def __init__(self, *, host: str = "127.0.0.1", port: int = 0, **settings: Any) -> None:
+    def __init__(
+        self, *, host: str = "127.0.0.1", port: int = 0, clock: Clock | None = None, **settings: Any
+    ) -> None:
+        """``clock``: a :class:`tpns_mock.clock.ManualClock` lets a test set the mock's time
+        (TimeStamp window, rate limits, push progress) instead of sleeping."""
         self.settings = dataclasses.replace(settings_for(settings), host=host, port=port)
+        self.clock = clock
         (self.access_id, self._secret_key), *_ = self.settings.apps.items()
         self.url = ""
         self._server: uvicorn.Server | None = None
@@ -135,7 +141,7 @@ class MockServer:
         if self._thread is not None:
             raise RuntimeError("this MockServer is already started")
         host = self.settings.host
-        self._app = create_app(self.settings)
+        self._app = create_app(self.settings, clock=self.clock)
         sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind((host, self.settings.port))
