@@ -12,6 +12,8 @@ Sources and choices are in docs/fidelity.md.
 from __future__ import annotations
 
 import json
+import math
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -47,6 +49,12 @@ TAG_OPS = frozenset({"AND", "OR"})
 MAX_LIST_ITEMS = 1000
 MAX_BODY_BYTES = 1024 * 1024
 SEND_TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
+# strptime takes any Unicode digit (full-width ones too) and unpadded fields; the rule is
+# ASCII digits, zero-padded
+SEND_TIME_SHAPE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2}")
+# deeper than any push Tencent documents (about 5), shallow enough that every answer that
+# echoes a stored body stays within Python's recursion limit
+MAX_DEPTH = 64
 DEFAULT_ENVIRONMENT = "product"
 
 
@@ -80,6 +88,40 @@ def _refuse_constant(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
 
 
+def _finite_float(text: str) -> float:
+    """A JSON number as a float; one too large for a double (``1e400``) would become infinity,
+    which no JSON answer can carry."""
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"the number {text[:40]} is too large")
+    return value
+
+
+def one_of(value: Any, choices: frozenset[str]) -> bool:
+    """``value in choices`` for a JSON value of any type (a list or object is unhashable)."""
+    return isinstance(value, str) and value in choices
+
+
+def _shown(value: Any) -> str:
+    """A value quoted in an error, cut short: a wrong value may be a megabyte of JSON."""
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def depth_of(value: Any) -> int:
+    """How deeply arrays and objects nest in ``value`` (a scalar is 0). Iterative."""
+    deepest = 0
+    stack: list[tuple[Any, int]] = [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict):
+            item = list(item.values())
+        if isinstance(item, list):
+            deepest = max(deepest, depth + 1)
+            stack.extend((child, depth + 1) for child in item if isinstance(child, (dict, list)))
+    return deepest
+
+
 def parse_body(raw: bytes) -> dict[str, Any]:
     """The body as a JSON object, or 1008001 saying why it is not one."""
     try:
@@ -89,7 +131,7 @@ def parse_body(raw: bytes) -> dict[str, Any]:
     if not text.strip():
         raise TPNSError(PARAM_PARSE_ERROR, "the body is empty: send the push as a JSON object")
     try:
-        body = json.loads(text, parse_constant=_refuse_constant)
+        body = json.loads(text, parse_constant=_refuse_constant, parse_float=_finite_float)
     except json.JSONDecodeError as exc:
         raise TPNSError(
             PARAM_PARSE_ERROR,
@@ -100,6 +142,12 @@ def parse_body(raw: bytes) -> dict[str, Any]:
     if not isinstance(body, dict):
         raise TPNSError(
             PARAM_PARSE_ERROR, f"the body must be a JSON object, not a {type(body).__name__}"
+        )
+    if depth_of(body) > MAX_DEPTH:
+        raise TPNSError(
+            INVALID_PARAM,
+            f"the body nests arrays and objects more than {MAX_DEPTH} levels deep; "
+            "a push is far flatter",
         )
     return body
 
@@ -112,7 +160,7 @@ def seq_of(body: Mapping[str, Any]) -> int:
 
 def _string_list(body: Mapping[str, Any], name: str, audience: str) -> int:
     if name not in body:
-        raise _missing(name, f" for audience_type {audience!r}")
+        raise _missing(name, f" for audience_type {_shown(audience)}")
     items = body[name]
     if not isinstance(items, list) or not items:
         raise _invalid(name, "must be a non-empty JSON array of strings")
@@ -140,7 +188,7 @@ def _check_tag(body: Mapping[str, Any]) -> None:
             raise _invalid("tag_list", "needs 'tags', a non-empty array of strings")
         if not all(isinstance(t, str) and t for t in tags):
             raise _invalid("tag_list", "'tags' must hold non-empty strings")
-        if tag_list.get("op") not in TAG_OPS:
+        if not one_of(tag_list.get("op"), TAG_OPS):
             raise _invalid("tag_list", "needs 'op', 'AND' or 'OR'")
 
 
@@ -174,8 +222,8 @@ def _platform_of(body: Mapping[str, Any]) -> str:
     """``platform`` if sent; else iOS when the message carries an ``ios`` object."""
     if "platform" in body:
         platform = body["platform"]
-        if platform not in PLATFORMS:
-            raise _invalid("platform", f"must be 'android' or 'ios', not {platform!r}")
+        if not one_of(platform, PLATFORMS):
+            raise _invalid("platform", f"must be 'android' or 'ios', not {_shown(platform)}")
         return str(platform)
     message = body.get("message")
     if isinstance(message, dict) and "ios" in message and "content" not in message:
@@ -200,19 +248,21 @@ def check_push(body: Mapping[str, Any]) -> PushRequest:
     if "audience_type" not in body:
         raise _missing("audience_type")
     audience = body["audience_type"]
-    if audience not in AUDIENCES:
-        raise _invalid("audience_type", f"must be one of {sorted(AUDIENCES)}, not {audience!r}")
+    if not one_of(audience, AUDIENCES):
+        raise _invalid(
+            "audience_type", f"must be one of {sorted(AUDIENCES)}, not {_shown(audience)}"
+        )
     if "message_type" not in body:
         raise _missing("message_type")
     message_type = body["message_type"]
-    if message_type not in MESSAGE_TYPES:
-        raise _invalid("message_type", f"must be 'notify' or 'message', not {message_type!r}")
+    if not one_of(message_type, MESSAGE_TYPES):
+        raise _invalid("message_type", f"must be 'notify' or 'message', not {_shown(message_type)}")
     platform = _platform_of(body)
     _check_message(body, platform)
     if "environment" in body:
         environment = body["environment"]
-        if environment not in ENVIRONMENTS:
-            raise _invalid("environment", f"must be 'product' or 'dev', not {environment!r}")
+        if not one_of(environment, ENVIRONMENTS):
+            raise _invalid("environment", f"must be 'product' or 'dev', not {_shown(environment)}")
     elif platform == "ios":
         raise _missing("environment", " for an iOS push ('product' or 'dev')")
     else:
@@ -224,7 +274,7 @@ def check_push(body: Mapping[str, Any]) -> PushRequest:
     target_count: int | None = None
     if audience in PACKAGE_AUDIENCES:
         if "upload_id" not in body:
-            raise _missing("upload_id", f" for audience_type {audience!r}")
+            raise _missing("upload_id", f" for audience_type {_shown(audience)}")
         upload_id = body["upload_id"]
         if not is_int(upload_id) or not 0 < upload_id < 2**31:
             raise _invalid("upload_id", "must be the positive integer an upload answered with")
@@ -241,10 +291,13 @@ def check_push(body: Mapping[str, Any]) -> PushRequest:
     if "send_time" in body:
         send_time = body["send_time"]
         try:
+            if not (isinstance(send_time, str) and SEND_TIME_SHAPE.fullmatch(send_time)):
+                raise ValueError(send_time)
             datetime.strptime(send_time, SEND_TIME_FORMAT)
-        except (TypeError, ValueError):
+        except ValueError:
             raise TPNSError(
-                ILLEGAL_SEND_TIME, f"'send_time' must read 'YYYY-MM-DD HH:MM:SS', not {send_time!r}"
+                ILLEGAL_SEND_TIME,
+                f"'send_time' must read 'YYYY-MM-DD HH:MM:SS', not {_shown(send_time)}",
             ) from None
     unencodable = first_lone_surrogate(body, "")
     if unencodable is not None:

@@ -93,6 +93,9 @@ def check_file_name(file_name: str, rules: Rules) -> str:
 # (which scans for line ends at memchr speed) and one substring search.
 _CONTINUATION = bytes(range(0x80, 0xC0))
 _CONTROL = set(range(0x20)) - {0x0A} | {0x7F}
+# Unicode's control characters (category Cc): C0, DEL and C1; C1 is two bytes in UTF-8
+_CONTROL_CHARS = _CONTROL | set(range(0x80, 0xA0))
+_C1_UTF8 = re.compile(rb"\xc2[\x80-\x9f]")
 
 
 def _table(csv: bool) -> bytes:
@@ -125,7 +128,7 @@ def _line_problem(line: bytes, csv: bool) -> str | None:
                 "contains a carriage return not followed by a line feed (an old Mac line end); "
                 "end lines with LF or CRLF"
             )
-        if ord(ch) in _CONTROL:
+        if ord(ch) in _CONTROL_CHARS:
             return (
                 f"contains the control character U+{ord(ch):04X}; "
                 "an account is printable text, one per line"
@@ -159,6 +162,7 @@ class AccountChecker:
         self.content_bytes = 0
         self._carry = b""
         self._started = False
+        self._bom = False  # a leading BOM was dropped
 
     def feed(self, chunk: bytes) -> None:
         if not chunk:
@@ -170,7 +174,8 @@ class AccountChecker:
                 self._carry = data
                 return
             self._started = True
-            chunk = data[3:] if data.startswith(UTF8_BOM) else data
+            self._bom = data.startswith(UTF8_BOM)
+            chunk = data[3:] if self._bom else data
             self._carry = b""
         cut = chunk.rfind(b"\n")
         if cut < 0:
@@ -189,8 +194,13 @@ class AccountChecker:
         """Check the last line (a final newline is optional) and return the account count."""
         carry = self._carry if self._started else self._carry.removeprefix(UTF8_BOM)
         self._carry = b""
-        if self.content_bytes == 0 or (not self._started and not carry):
+        if self.content_bytes == 0:
             raise PackageError("the accounts file is empty", code=UPLOAD_EMPTY_FILE)
+        if self._bom and self.content_bytes == len(UTF8_BOM):
+            raise PackageError(
+                "the accounts file holds only a UTF-8 byte order mark, no accounts",
+                code=UPLOAD_EMPTY_FILE,
+            )
         if carry:
             self._check_lines(carry + b"\n")
         return self.lines_done
@@ -210,6 +220,7 @@ class AccountChecker:
             or _TOO_LONG in mapped
             or _TOO_SHORT.search(mapped) is not None
             or (not ascii_only and not _is_utf8(block))
+            or (not ascii_only and _C1_UTF8.search(block) is not None)
         )
         if suspicious:
             self._find_first_problem(block)
