@@ -6,13 +6,24 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
 
 from tpns_mock import __version__, docs, openapi
-from tpns_mock.middleware import FaultMiddleware, JournalMiddleware
+from tpns_mock.errors import SERVICE_ERROR
+from tpns_mock.middleware import FaultMiddleware, JournalMiddleware, fault_answer, is_tpns_path
+from tpns_mock.redaction import install_access_log_redaction
 from tpns_mock.routes import control, inspect, push, upload
 from tpns_mock.settings import Settings
-from tpns_mock.store import Store
+from tpns_mock.store import StorageError, Store
+
+
+async def storage_failed(request: Request, exc: Exception) -> JSONResponse:
+    """A storage failure outside the TPNS routes (which answer it as 1008004 themselves)."""
+    if is_tpns_path(request.url.path):
+        body = dict(fault_answer(request.url.path, SERVICE_ERROR, f"{exc}; nothing was stored"))
+        return JSONResponse(body)
+    return JSONResponse({"error": "storage_unavailable", "message": str(exc)}, status_code=503)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -22,6 +33,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        install_access_log_redaction()  # uvicorn has configured its loggers by now
         yield
         store.close()
 
@@ -42,6 +54,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # the last added is the outermost: the journal also sees what a fault answered
     app.add_middleware(FaultMiddleware, store=store)
     app.add_middleware(JournalMiddleware, store=store, keep=settings.journal_size)
+    app.add_exception_handler(StorageError, storage_failed)
+    install_access_log_redaction()
     docs.install(app)
     openapi.install(app)
     return app

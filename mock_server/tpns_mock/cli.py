@@ -13,6 +13,7 @@ from tpns_client.protocol.package import Rules
 
 from tpns_mock.app import create_app
 from tpns_mock.settings import DEFAULT_SECRET_KEY, Settings, load_apps_file
+from tpns_mock.store import StorageError
 from tpns_mock.workers import run_workers
 
 
@@ -128,7 +129,11 @@ def main(argv: list[str] | None = None) -> int:
         return run_workers(
             settings, log_level=args.log_level, announce=lambda s: print(banner(s), flush=True)
         )
-    app = create_app(settings)
+    try:
+        app = create_app(settings)
+    except StorageError as exc:
+        print(f"tpns-mock: {exc}", file=sys.stderr)
+        return 1
     print(banner(settings), flush=True)
     uvicorn.run(app, host=settings.host, port=settings.port, log_level=args.log_level)
     return 0

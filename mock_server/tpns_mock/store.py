@@ -10,6 +10,7 @@ point leaves either a complete upload or nothing a user can see.
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
 import shutil
@@ -183,33 +184,84 @@ class StoreFull(Exception):
     """uploadId would pass int32, the largest id TPNS's answer can carry."""
 
 
+class StorageError(Exception):
+    """The data dir cannot store or read what it must (deleted, full, read-only, ...).
+
+    The message names the cause in words a user can act on; nothing was stored.
+    """
+
+
+_ERRNO_CAUSES = {
+    errno.ENOSPC: "the disk is full",
+    errno.EDQUOT: "the disk quota is used up",
+    errno.EROFS: "the data dir is on a read-only file system",
+    errno.EACCES: "permission denied",
+    errno.EPERM: "permission denied",
+    errno.ENOENT: "the data dir or a file in it is gone (deleted while the mock ran?)",
+    errno.EIO: "an I/O error",
+}
+_SQLITE_CAUSES = (
+    ("disk is full", "the disk is full"),
+    ("readonly", "the database is read-only"),
+    ("unable to open", "the database cannot be opened (is the data dir gone?)"),
+    ("disk i/o error", "a disk I/O error (is the data dir gone, or the disk full?)"),
+    ("locked", "the database is locked by another process for too long"),
+)
+
+
+def describe_failure(exc: BaseException) -> str:
+    """The cause of a storage failure, in words (``the disk is full``), with the system's own."""
+    if isinstance(exc, StorageError):
+        return str(exc)
+    if isinstance(exc, OSError):
+        cause = _ERRNO_CAUSES.get(exc.errno or 0, "a file system error")
+        return f"{cause} ({exc.strerror or exc})"
+    text = str(exc)
+    for marker, cause in _SQLITE_CAUSES:
+        if marker in text.lower():
+            return f"{cause} ({text})"
+    return f"a database error ({text})"
+
+
+@contextlib.contextmanager
+def storage_errors(what: str) -> Iterator[None]:
+    """Turn OS and SQLite failures into :class:`StorageError` saying ``what`` failed and why."""
+    try:
+        yield
+    except (OSError, sqlite3.Error) as exc:
+        raise StorageError(f"{what}: {describe_failure(exc)}") from None
+
+
 def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
 
 
 class Store:
     def __init__(self, data_dir: Path | None) -> None:
-        """Open (creating if needed) the store in ``data_dir``; ``None`` means a throwaway dir."""
+        """Open (creating if needed) the store in ``data_dir``; ``None`` means a throwaway dir.
+
+        Raises :class:`StorageError` naming the dir and the cause when it cannot be used.
+        """
         self._throwaway = data_dir is None
-        self.data_dir = (
-            Path(tempfile.mkdtemp(prefix="tpns-mock-")) if data_dir is None else data_dir
-        )
-        self.packages_dir = self.data_dir / "packages"
-        self.tmp_dir = self.data_dir / "tmp"
-        self.packages_dir.mkdir(parents=True, exist_ok=True)
-        self.tmp_dir.mkdir(exist_ok=True)
-        self._lock = threading.Lock()
-        self._db = sqlite3.connect(
-            self.data_dir / "tpns-mock.sqlite3",
-            timeout=30,
-            check_same_thread=False,
-            isolation_level=None,
-        )
-        self._db.row_factory = sqlite3.Row
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.executescript(_SCHEMA)
-        self._recover()
+        with storage_errors(f"cannot use the data dir {str(data_dir)!r}"):
+            self.data_dir = (
+                Path(tempfile.mkdtemp(prefix="tpns-mock-")) if data_dir is None else data_dir
+            )
+            self.packages_dir = self.data_dir / "packages"
+            self.tmp_dir = self.data_dir / "tmp"
+            self.db_path = self.data_dir / "tpns-mock.sqlite3"
+            self.packages_dir.mkdir(parents=True, exist_ok=True)
+            self.tmp_dir.mkdir(exist_ok=True)
+            self._lock = threading.Lock()
+            self._db = sqlite3.connect(
+                self.db_path, timeout=30, check_same_thread=False, isolation_level=None
+            )
+            self._db.row_factory = sqlite3.Row
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.executescript(_SCHEMA)
+            self._identity = _identity(self.db_path)
+            self._recover()
 
     # -- lifecycle --------------------------------------------------------------------------
 
@@ -261,16 +313,54 @@ class Store:
         if self._throwaway:
             shutil.rmtree(self.data_dir, ignore_errors=True)
 
+    def _check_alive(self) -> None:
+        """Refuse to commit into a database whose file was deleted or replaced: SQLite would
+        write on into the unlinked file, and a success would be answered for data that is gone."""
+        try:
+            same = _identity(self.db_path) == self._identity
+        except OSError:
+            same = False
+        if not same:
+            raise StorageError(
+                f"the database in the data dir {str(self.data_dir)!r} was deleted or replaced "
+                "while the mock ran; restart the mock"
+            )
+
     @contextlib.contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
-        with self._lock:
+        with self._lock, storage_errors("could not store"):
             self._db.execute("BEGIN IMMEDIATE")
             try:
                 yield self._db
+                self._check_alive()
             except BaseException:
-                self._db.execute("ROLLBACK")
+                with contextlib.suppress(sqlite3.Error):
+                    self._db.execute("ROLLBACK")
                 raise
             self._db.execute("COMMIT")
+
+    @contextlib.contextmanager
+    def _reading(self) -> Iterator[sqlite3.Connection]:
+        with self._lock, storage_errors("could not read the store"):
+            yield self._db
+
+    def health_problem(self) -> str | None:
+        """Why the store cannot take writes right now, or None: the database file is the one
+        opened, and a small file can be written and removed in the data dir."""
+        try:
+            self._check_alive()
+            with storage_errors(f"cannot write to the data dir {str(self.data_dir)!r}"):
+                probe = self.tmp_dir / f"health-{uuid.uuid4().hex}.new"
+                try:
+                    with probe.open("wb") as handle:
+                        handle.write(b"\0" * 4096)
+                        handle.flush()
+                        os.fsync(handle.fileno())
+                finally:
+                    probe.unlink(missing_ok=True)
+        except StorageError as exc:
+            return str(exc)
+        return None
 
     # -- apps -------------------------------------------------------------------------------
 
@@ -289,14 +379,17 @@ class Store:
         name = uuid.uuid4().hex
         staging, path = self.tmp_dir / f"{name}.new", self.tmp_dir / f"{name}.part"
         try:
-            with staging.open("w+b") as handle:
+            with storage_errors("could not store the upload"):
+                handle = staging.open("w+b")
+            with handle:
                 # locked before it is visible as .part, so recovery never takes it for debris
                 _hold(handle)
                 os.replace(staging, path)
                 yield path, handle
         finally:
-            path.unlink(missing_ok=True)
-            staging.unlink(missing_ok=True)
+            with contextlib.suppress(OSError):
+                path.unlink(missing_ok=True)
+                staging.unlink(missing_ok=True)
 
     def add_upload(
         self,
@@ -315,7 +408,8 @@ class Store:
         """Move an accepted package into place and record it; returns it with its new id."""
         stored_name = f"{uuid.uuid4().hex}.{kind}"
         target = self.packages_dir / stored_name
-        os.replace(incoming, target)
+        with storage_errors("could not store the upload"):
+            os.replace(incoming, target)
         try:
             with self._transaction() as db:
                 cursor = db.execute(
@@ -339,22 +433,24 @@ class Store:
                 upload_id = cursor.lastrowid
                 if upload_id is None or upload_id > INT32_MAX:
                     raise StoreFull("uploadId would pass int32; reset the data dir")
+                # read back in the same transaction: a reset right after the commit may
+                # forget the row, but the answer still names what was stored
+                row = db.execute("SELECT * FROM uploads WHERE id = ?", (upload_id,)).fetchone()
         except BaseException:
-            target.unlink(missing_ok=True)
+            with contextlib.suppress(OSError):
+                target.unlink(missing_ok=True)
             raise
-        found = self.get_upload(upload_id)
-        assert found is not None
-        return found
+        return Upload(**row)
 
     def get_upload(self, upload_id: int) -> Upload | None:
-        with self._lock:
+        with self._reading():
             row = self._db.execute("SELECT * FROM uploads WHERE id = ?", (upload_id,)).fetchone()
         return Upload(**row) if row else None
 
     def list_uploads(
         self, limit: int = 100, offset: int = 0, access_id: str | None = None
     ) -> list[Upload]:
-        with self._lock:
+        with self._reading():
             rows = self._db.execute(
                 "SELECT * FROM uploads WHERE ?1 IS NULL OR access_id = ?1"
                 " ORDER BY id DESC LIMIT ?2 OFFSET ?3",
@@ -363,7 +459,7 @@ class Store:
         return [Upload(**row) for row in rows]
 
     def count_uploads(self, access_id: str | None = None) -> int:
-        with self._lock:
+        with self._reading():
             return int(
                 self._db.execute(
                     "SELECT COUNT(*) FROM uploads WHERE ?1 IS NULL OR access_id = ?1", (access_id,)
@@ -386,7 +482,8 @@ class Store:
             for table in ("pushes", "requests", "faults", "throttle"):
                 db.execute(f"DELETE FROM {table}")
         for name in names:
-            (self.packages_dir / name).unlink(missing_ok=True)
+            with contextlib.suppress(OSError):  # the rows are gone; a stray file is recovered
+                (self.packages_dir / name).unlink(missing_ok=True)
 
     # -- pushes -----------------------------------------------------------------------------
 
@@ -439,14 +536,14 @@ class Store:
         return Push(**row)
 
     def get_push(self, push_id: int) -> Push | None:
-        with self._lock:
+        with self._reading():
             row = self._db.execute("SELECT * FROM pushes WHERE id = ?", (push_id,)).fetchone()
         return Push(**row) if row else None
 
     def list_pushes(
         self, limit: int = 100, offset: int = 0, access_id: str | None = None
     ) -> list[Push]:
-        with self._lock:
+        with self._reading():
             rows = self._db.execute(
                 "SELECT * FROM pushes WHERE ?1 IS NULL OR access_id = ?1"
                 " ORDER BY id DESC LIMIT ?2 OFFSET ?3",
@@ -455,7 +552,7 @@ class Store:
         return [Push(**row) for row in rows]
 
     def count_pushes(self, access_id: str | None = None) -> int:
-        with self._lock:
+        with self._reading():
             return int(
                 self._db.execute(
                     "SELECT COUNT(*) FROM pushes WHERE ?1 IS NULL OR access_id = ?1", (access_id,)
@@ -486,7 +583,7 @@ class Store:
                 db.execute("DELETE FROM requests WHERE id <= ?", (cursor.lastrowid - keep,))
 
     def list_requests(self, limit: int = 100, offset: int = 0) -> list[dict[str, Any]]:
-        with self._lock:
+        with self._reading():
             rows = self._db.execute(
                 "SELECT id, entry FROM requests ORDER BY id DESC LIMIT ? OFFSET ?",
                 (limit, offset),
@@ -494,7 +591,7 @@ class Store:
         return [{"id": row["id"], **json.loads(row["entry"])} for row in rows]
 
     def count_requests(self) -> int:
-        with self._lock:
+        with self._reading():
             return int(self._db.execute("SELECT COUNT(*) FROM requests").fetchone()[0])
 
     def clear_requests(self) -> None:
@@ -514,7 +611,7 @@ class Store:
         return Fault(**row)
 
     def list_faults(self) -> list[Fault]:
-        with self._lock:
+        with self._reading():
             rows = self._db.execute("SELECT * FROM faults ORDER BY id").fetchall()
         return [Fault(**row) for row in rows]
 
@@ -537,7 +634,7 @@ class Store:
             "SELECT * FROM faults WHERE path = ? AND (method IS NULL OR method = ?)"
             " AND (remaining IS NULL OR remaining > 0) ORDER BY id"
         )
-        with self._lock:
+        with self._reading():
             if self._db.execute(query, (path, method)).fetchone() is None:
                 return None
         with self._transaction() as db:
@@ -552,6 +649,11 @@ class Store:
                 )
                 return fault
         return None
+
+
+def _identity(path: Path) -> tuple[int, int]:
+    stat = path.stat()
+    return stat.st_dev, stat.st_ino
 
 
 def _hold(handle: BinaryIO) -> None:

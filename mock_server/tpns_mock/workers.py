@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import sys
 import tempfile
 from collections.abc import Callable
 from dataclasses import replace
@@ -26,7 +27,7 @@ from fastapi import FastAPI
 
 from tpns_mock.app import create_app
 from tpns_mock.settings import Settings
-from tpns_mock.store import Store
+from tpns_mock.store import StorageError, Store
 
 FACTORY = "tpns_mock.workers:app_from_env"
 
@@ -68,7 +69,11 @@ def run_workers(settings: Settings, *, log_level: str, announce: Callable[[Setti
     try:
         # create the schema and clean up after a crash once, before any worker opens the store;
         # an unusable data dir fails here, with one error instead of one per worker
-        Store(data_dir).close()
+        try:
+            Store(data_dir).close()
+        except StorageError as exc:
+            print(f"tpns-mock: {exc}", file=sys.stderr)
+            return 1
         os.environ.pop("TPNS_MOCK_IN_MEMORY", None)
         os.environ.update(settings_env(replace(settings, data_dir=data_dir)))
         announce(settings)

@@ -19,8 +19,8 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect
 
 from tpns_mock.auth import Caller, authenticate
-from tpns_mock.body import BodyTimeout, timed_chunks
-from tpns_mock.errors import INVALID_PARAM, PARAM_PARSE_ERROR, TPNSError
+from tpns_mock.body import BodyTimeout, expects_continue, timed_chunks
+from tpns_mock.errors import INVALID_PARAM, PARAM_PARSE_ERROR, SERVICE_ERROR, TPNSError
 from tpns_mock.middleware import STATE_ACCESS_ID
 from tpns_mock.push import (
     MAX_BODY_BYTES,
@@ -31,7 +31,7 @@ from tpns_mock.push import (
     seq_of,
 )
 from tpns_mock.settings import Settings
-from tpns_mock.store import SlotTaken, Store
+from tpns_mock.store import SlotTaken, StorageError, Store
 
 router = APIRouter()
 
@@ -99,6 +99,12 @@ async def _read_body(request: Request, caller: Caller, settings: Settings) -> by
     """The body, refused once it passes MAX_BODY_BYTES, stalls, or outlasts the deadline."""
     chunks: list[bytes] = []
     size = 0
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > MAX_BODY_BYTES and expects_continue(request.headers):
+        # answered before the client sends a byte of what it announced
+        raise TPNSError(
+            INVALID_PARAM, f"the body passes {MAX_BODY_BYTES:,} bytes; a push is far smaller"
+        )
     try:
         async for chunk in timed_chunks(
             request.stream(),
@@ -171,6 +177,8 @@ async def push_app(request: Request) -> JSONResponse:
             environment=environment,
             http_status=error.http_status,
         )
+    except StorageError as error:
+        return push_answer(SERVICE_ERROR, f"{error}; the push was not recorded", seq=seq)
     except ClientDisconnect:
         return push_answer(PARAM_PARSE_ERROR, "the client disconnected before the body was read")
     return push_answer(
