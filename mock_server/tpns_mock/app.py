@@ -11,6 +11,7 @@ from fastapi.responses import JSONResponse
 
 from tpns_mock import __version__, docs, openapi
 from tpns_mock.errors import SERVICE_ERROR
+from tpns_mock.guard import ControlPlaneGuard
 from tpns_mock.middleware import FaultMiddleware, JournalMiddleware, fault_answer, is_tpns_path
 from tpns_mock.redaction import install_access_log_redaction
 from tpns_mock.routes import control, inspect, push, upload
@@ -54,6 +55,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # the last added is the outermost: the journal also sees what a fault answered
     app.add_middleware(FaultMiddleware, store=store)
     app.add_middleware(JournalMiddleware, store=store, keep=settings.journal_size)
+    app.add_middleware(ControlPlaneGuard, allowed_hosts=settings.control_hosts())
     app.add_exception_handler(StorageError, storage_failed)
     install_access_log_redaction()
     docs.install(app)

@@ -12,7 +12,7 @@ import uvicorn
 from tpns_client.protocol.package import Rules
 
 from tpns_mock.app import create_app
-from tpns_mock.settings import DEFAULT_SECRET_KEY, Settings, load_apps_file
+from tpns_mock.settings import DEFAULT_SECRET_KEY, Settings, load_apps_file, parse_hosts
 from tpns_mock.store import StorageError
 from tpns_mock.workers import run_workers
 
@@ -55,6 +55,10 @@ def build_parser() -> argparse.ArgumentParser:
         type=int,
         help="requests kept in /_mock/requests, 0 turns it off (default 1000)",
     )
+    parser.add_argument(
+        "--allowed-hosts",
+        help="more Host names /_mock/ answers to, comma-separated (TPNS_MOCK_ALLOWED_HOSTS)",
+    )
     parser.add_argument("--log-level", default="info", help="uvicorn log level (default info)")
     parser.add_argument(
         "--workers", type=int, help="server processes sharing one data dir (default 1)"
@@ -90,6 +94,8 @@ def settings_from_args(args: argparse.Namespace, base: Settings) -> Settings:
         apps_so_far = changes.get("apps", base.apps)
         assert isinstance(apps_so_far, Mapping)
         changes["apps"] = {**apps_so_far, **load_apps_file(args.apps_file)}
+    if args.allowed_hosts is not None:
+        changes["allowed_hosts"] = parse_hosts(args.allowed_hosts)
     if args.no_rate_limit:
         changes["push_rate_limit"] = False
     if args.journal_size is not None:

@@ -67,6 +67,15 @@ def parse_apps_json(text: str, origin: str) -> dict[str, str]:
     return apps
 
 
+def parse_hosts(text: str) -> tuple[str, ...]:
+    """``name,name`` (the TPNS_MOCK_ALLOWED_HOSTS format): host names or addresses, no ports."""
+    hosts = tuple(filter(None, (part.strip() for part in text.split(","))))
+    for host in hosts:
+        if "/" in host or " " in host:
+            raise ValueError(f"TPNS_MOCK_ALLOWED_HOSTS: {host!r} is not a host name or address")
+    return hosts
+
+
 def _flag(value: str, name: str = "the value") -> bool:
     if value.lower() in ("1", "true", "yes", "on"):
         return True
@@ -108,6 +117,8 @@ class Settings:
     journal_size: int = 1000  # newest requests kept in the journal; 0 turns it off
     workers: int = 1  # server processes sharing the data dir (see workers.py)
     body_deadline_s: float = 600.0  # the whole body, however steadily it trickles in
+    # Host names /_mock/ answers to besides loopback ones (see tpns_mock.guard)
+    allowed_hosts: tuple[str, ...] = ()
 
     def __repr__(self) -> str:
         # secrets stay out of reprs, logs and tracebacks
@@ -115,6 +126,11 @@ class Settings:
             f"Settings(host={self.host!r}, port={self.port}, data_dir={self.data_dir!r}, "
             f"rules={self.rules.value!r}, apps={sorted(self.apps)!r})"
         )
+
+    def control_hosts(self) -> tuple[str, ...]:
+        """The names /_mock/ answers to besides the built-in ones: those added by the user, and
+        the address the mock was told to bind to (a user who binds to an address reaches it)."""
+        return (*self.allowed_hosts, self.host)
 
     def checked(self) -> Settings:
         """Refuse values no server could run with, naming the flag and the variable."""
@@ -182,6 +198,8 @@ class Settings:
             changes["journal_size"] = _journal_size(_number(env, "TPNS_MOCK_JOURNAL_SIZE", int))
         if "TPNS_MOCK_WORKERS" in env:
             changes["workers"] = _number(env, "TPNS_MOCK_WORKERS", int)
+        if "TPNS_MOCK_ALLOWED_HOSTS" in env:
+            changes["allowed_hosts"] = parse_hosts(env["TPNS_MOCK_ALLOWED_HOSTS"])
         if "TPNS_MOCK_BODY_DEADLINE" in env:
             changes["body_deadline_s"] = _number(env, "TPNS_MOCK_BODY_DEADLINE", float)
         return replace(settings, **changes).checked()  # type: ignore[arg-type]

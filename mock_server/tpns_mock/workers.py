@@ -54,6 +54,7 @@ def settings_env(settings: Settings) -> dict[str, str]:
         "TPNS_MOCK_WORKERS": str(settings.workers),
         "TPNS_MOCK_RATE_LIMIT": "1" if settings.push_rate_limit else "0",
         "TPNS_MOCK_JOURNAL_SIZE": str(settings.journal_size),
+        "TPNS_MOCK_ALLOWED_HOSTS": ",".join(settings.allowed_hosts),
     }
 
 
