@@ -13,7 +13,6 @@ worker, and each finishes its in-flight requests before exiting.
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import sys
@@ -26,7 +25,7 @@ import uvicorn
 from fastapi import FastAPI
 
 from tpns_mock.app import create_app
-from tpns_mock.settings import Settings
+from tpns_mock.settings import ALIASES, Settings
 from tpns_mock.store import StorageError, Store
 
 FACTORY = "tpns_mock.workers:app_from_env"
@@ -38,27 +37,14 @@ def app_from_env() -> FastAPI:
 
 
 def settings_env(settings: Settings) -> dict[str, str]:
-    """The environment that makes ``Settings.from_env()`` give back ``settings``."""
+    """The environment that makes ``Settings.from_env()`` give back ``settings``: every declared
+    setting's variable, so a new setting reaches the workers without a change here."""
     if settings.data_dir is None:
         raise ValueError("workers need a data dir they can share")
-    return {
-        "TPNS_MOCK_HOST": settings.host,
-        "TPNS_MOCK_PORT": str(settings.port),
-        "TPNS_MOCK_DATA_DIR": str(settings.data_dir),
-        "TPNS_MOCK_RULES": settings.rules.value,
-        "TPNS_MOCK_APPS_JSON": json.dumps(dict(settings.apps)),
-        "TPNS_MOCK_TIMESTAMP_WINDOW": str(settings.timestamp_window_s),
-        "TPNS_MOCK_MAX_INFLATED_BYTES": str(settings.max_inflated_bytes),
-        "TPNS_MOCK_BODY_TIMEOUT": repr(settings.body_idle_timeout_s),
-        "TPNS_MOCK_BODY_DEADLINE": repr(settings.body_deadline_s),
-        "TPNS_MOCK_WORKERS": str(settings.workers),
-        "TPNS_MOCK_RATE_LIMIT": "1" if settings.push_rate_limit else "0",
-        "TPNS_MOCK_JOURNAL_SIZE": str(settings.journal_size),
-        "TPNS_MOCK_ALLOWED_HOSTS": ",".join(settings.allowed_hosts),
-    }
+    return settings.to_env()
 
 
-def run_workers(settings: Settings, *, log_level: str, announce: Callable[[Settings], None]) -> int:
+def run_workers(settings: Settings, *, announce: Callable[[Settings], None]) -> int:
     """Serve with ``settings.workers`` processes until SIGTERM or SIGINT; returns the exit code.
 
     An in-memory mock gets one throwaway data dir made here, shared by all workers and removed
@@ -75,7 +61,9 @@ def run_workers(settings: Settings, *, log_level: str, announce: Callable[[Setti
         except StorageError as exc:
             print(f"tpns-mock: {exc}", file=sys.stderr)
             return 1
-        os.environ.pop("TPNS_MOCK_IN_MEMORY", None)
+        for alias in ALIASES:  # the declared variables below say everything, exactly
+            if alias.env:
+                os.environ.pop(alias.env, None)
         os.environ.update(settings_env(replace(settings, data_dir=data_dir)))
         announce(settings)
         uvicorn.run(
@@ -84,7 +72,7 @@ def run_workers(settings: Settings, *, log_level: str, announce: Callable[[Setti
             host=settings.host,
             port=settings.port,
             workers=settings.workers,
-            log_level=log_level,
+            log_level=settings.log_level,
         )
     finally:
         if throwaway:
