@@ -209,6 +209,7 @@ def raw_request(
     server: LiveServer, head: bytes, pieces: Iterator[bytes], *, timeout: float = 30
 ) -> tuple[int, dict[str, Any]]:
     """Send a request by hand on a socket; returns (status, JSON body) once the server answers."""
+    started = time.monotonic()
     port = int(server.url.rsplit(":", 1)[1])
     with socket.create_connection(("127.0.0.1", port), timeout=timeout) as sock:
         sock.sendall(head)
@@ -226,6 +227,8 @@ def raw_request(
                 break
             response += data
     status = int(response.split(b" ", 2)[1])
+    if RUN is not None:
+        RUN.took(time.monotonic() - started, f"raw {head.split(b' ', 2)[1].decode()} request")
     return status, json.loads(response.split(b"\r\n\r\n", 1)[1] or b"{}")
 
 
