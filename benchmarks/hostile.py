@@ -27,6 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from run import HOSTILE_END as END  # noqa: E402
 from run import HOSTILE_START as START  # noqa: E402
 from run import machine  # noqa: E402
+
 PEAK_RSS_MB = 150.0
 SLOWEST_S = 5.0
 
