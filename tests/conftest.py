@@ -172,15 +172,19 @@ class HostileRun:
     slowest_s: float = 0.0
     slowest_case: str = ""
     cases: int = 0
+    slowest_timeout_s: float = 0.0  # answers a body timeout gave, on purpose as slow as it is
 
     @property
     def scale(self) -> int:
         return 20 if self.long else 1
 
-    def took(self, seconds: float, case: str) -> None:
-        """Record how long one hostile request took to be answered."""
+    def took(self, seconds: float, case: str, timeout: bool = False) -> None:
+        """Record how long one hostile request took to be answered; ``timeout``: it was
+        answered by a body timeout, which takes as long as the timeout by design."""
         self.cases += 1
-        if seconds > self.slowest_s:
+        if timeout:
+            self.slowest_timeout_s = max(self.slowest_timeout_s, seconds)
+        elif seconds > self.slowest_s:
             self.slowest_s, self.slowest_case = seconds, case
 
 
@@ -220,6 +224,7 @@ def hostile_server(
                     "peak_rss_mb": peak,
                     "slowest_s": hostile_run.slowest_s,
                     "slowest_case": hostile_run.slowest_case,
+                    "slowest_timeout_s": hostile_run.slowest_timeout_s,
                     "cases": hostile_run.cases,
                     "seed": hostile_run.seed,
                     "long": hostile_run.long,

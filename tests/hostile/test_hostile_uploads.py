@@ -228,7 +228,8 @@ def raw_request(
             response += data
     status = int(response.split(b" ", 2)[1])
     if RUN is not None:
-        RUN.took(time.monotonic() - started, f"raw {head.split(b' ', 2)[1].decode()} request")
+        case = f"a hand-made request to {head.split(b' ', 2)[1].decode()}"
+        RUN.took(time.monotonic() - started, case, timeout=status == 408)
     return status, json.loads(response.split(b"\r\n\r\n", 1)[1] or b"{}")
 
 
