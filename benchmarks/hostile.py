@@ -59,7 +59,7 @@ def section(result: dict[str, object], wall_s: float, facts: dict[str, str]) -> 
         "timeouts); the SIGKILL cases and a 1 GiB line at the default cap start servers of "
         "their own, which assert the same memory bound. "
         "The cases: zip bombs, generated damage to valid packages (truncations, flipped header "
-        "bytes, lies about counts, sizes and offsets, a 99 MB directory of 1,700,000 entries), "
+        "bytes, lies about counts, sizes and offsets, a 35 MB directory of 600,000 entries), "
         "every JSON type in every push field, oversized, malformed and trickling bodies.",
         "",
         "| | |",
