@@ -9,12 +9,13 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
-from tpns_mock import __version__, docs, openapi
+from tpns_mock import __version__, docs, not_emulated, openapi
+from tpns_mock.clock import Clock, SystemClock
 from tpns_mock.errors import SERVICE_ERROR
 from tpns_mock.guard import ControlPlaneGuard
 from tpns_mock.middleware import FaultMiddleware, JournalMiddleware, fault_answer, is_tpns_path
 from tpns_mock.redaction import install_access_log_redaction
-from tpns_mock.routes import control, inspect, push, upload
+from tpns_mock.routes import control, inspect, push, records, upload
 from tpns_mock.settings import Settings
 from tpns_mock.store import StorageError, Store
 
@@ -27,7 +28,9 @@ async def storage_failed(request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse({"error": "storage_unavailable", "message": str(exc)}, status_code=503)
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
+def create_app(settings: Settings | None = None, clock: Clock | None = None) -> FastAPI:
+    """A mock with ``settings`` (default: from the environment); ``clock`` (default: the real
+    time) decides how far each push has got, so a test can move time itself."""
     settings = Settings.from_env() if settings is None else settings
     store = Store(settings.data_dir)
     store.register_apps(sorted(settings.apps))
@@ -48,10 +51,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.store = store
+    app.state.clock = SystemClock() if clock is None else clock
     app.include_router(upload.router)
     app.include_router(inspect.router)
     app.include_router(push.router)
+    app.include_router(records.router)
     app.include_router(control.router)
+    not_emulated.install(app)
     # the last added is the outermost: the journal also sees what a fault answered
     app.add_middleware(FaultMiddleware, store=store)
     app.add_middleware(JournalMiddleware, store=store, keep=settings.journal_size)
