@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import unicodedata
+from datetime import datetime, timedelta, timezone
 
 import pytest
 from conftest import Mock
@@ -77,4 +78,6 @@ def test_send_time_takes_only_ascii_zero_padded_digits(mock: Mock, send_time: st
 
 
 def test_a_well_formed_send_time_is_accepted(mock: Mock) -> None:
-    assert push(mock, android(send_time="2030-01-01 08:00:00"))["ret_code"] == 0
+    tomorrow = datetime.now(timezone(timedelta(hours=8))) + timedelta(days=1)
+    answer = push(mock, android(send_time=tomorrow.strftime("%Y-%m-%d %H:%M:%S")))
+    assert answer["ret_code"] == 0, answer
