@@ -54,9 +54,9 @@ MAX_BODY_BYTES = 1024 * 1024
 SEND_TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
 # send_time is Beijing time, the zone of Tencent's service and its documents
 SEND_TIME_ZONE = timezone(timedelta(hours=8), "UTC+8")
-# strptime takes any Unicode digit (full-width ones too) and unpadded fields; the rule is
-# ASCII digits, zero-padded
-SEND_TIME_SHAPE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2}")
+# strptime reads any Unicode digit (full-width, Arabic-Indic) as a digit; the rule is ASCII
+# digits (one or two per field but the year, as strptime reads them)
+SEND_TIME_SHAPE = re.compile(r"[0-9]{4}-[0-9]{1,2}-[0-9]{1,2} [0-9]{1,2}:[0-9]{1,2}:[0-9]{1,2}")
 # deeper than any push Tencent documents (about 5), shallow enough that every answer that
 # echoes a stored body stays within Python's recursion limit
 MAX_DEPTH = 64
