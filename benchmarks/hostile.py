@@ -13,6 +13,8 @@ script each own their part of the page.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import io
 import json
 import os
 import socket
@@ -30,6 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from run import HOSTILE_END as END  # noqa: E402
 from run import HOSTILE_START as START  # noqa: E402
 from run import machine  # noqa: E402
+from tpns_client.protocol.package import PackageError, validate_package  # noqa: E402
 
 # about 102 MB of directory: just under the 100 MiB upload limit
 HUGE_ENTRIES = 2_000_000
@@ -94,15 +97,15 @@ def huge_directory(entries: int) -> dict[str, float]:
         ).json()
         took = time.monotonic() - started
         assert answer["retCode"] == 1008011 and f"{entries:,} files" in answer["errMsg"], answer
-        return {
-            "bytes": len(data),
-            "seconds": took,
-            "before": before,
-            "peak": peak_rss_mb(server.pid),
-        }
+        peak = peak_rss_mb(server.pid)
     finally:
         server.terminate()
         server.wait(timeout=30)
+    started = time.monotonic()
+    with contextlib.suppress(PackageError):
+        validate_package(io.BytesIO(data), "accounts.zip")
+    refused = time.monotonic() - started
+    return {"bytes": len(data), "seconds": took, "refused": refused, "before": before, "peak": peak}
 
 
 def section(
