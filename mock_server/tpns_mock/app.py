@@ -15,7 +15,7 @@ from tpns_mock.errors import SERVICE_ERROR
 from tpns_mock.guard import ControlPlaneGuard
 from tpns_mock.middleware import FaultMiddleware, JournalMiddleware, fault_answer, is_tpns_path
 from tpns_mock.redaction import install_access_log_redaction
-from tpns_mock.routes import control, inspect, push, records, upload
+from tpns_mock.routes import control, dashboard, inspect, push, records, upload
 from tpns_mock.settings import Settings
 from tpns_mock.store import StorageError, Store
 
@@ -57,6 +57,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     app.include_router(push.router)
     app.include_router(records.router)
     app.include_router(control.router)
+    app.include_router(dashboard.router)
     not_emulated.install(app)
     # the last added is the outermost: the journal also sees what a fault answered
     app.add_middleware(FaultMiddleware, store=store)

@@ -52,19 +52,29 @@ def _journal_failed(exc: Exception) -> None:
     LOG.warning("the request journal could not record a request: %s", describe_failure(exc))
 
 
-def _ret_code(body: bytes) -> int | None:
+def _answer_code(body: bytes) -> tuple[int | None, str | None]:
+    """The return code and errMsg of a JSON answer (either endpoint's shape), else Nones.
+
+    The errMsg names the rule a refusal broke, so the journal keeps it: it is what someone
+    reading the journal (or the dashboard) wants to know first. Answers never carry a
+    credential, so nothing here needs redacting."""
     try:
         data = json.loads(body)
-    except ValueError:
-        return None
+    except (ValueError, RecursionError):
+        return None, None
     if not isinstance(data, dict):
-        return None
+        return None, None
     code = data.get("retCode", data.get("ret_code"))
-    return code if isinstance(code, int) and not isinstance(code, bool) else None
+    message = data.get("errMsg", data.get("err_msg"))
+    return (
+        code if isinstance(code, int) and not isinstance(code, bool) else None,
+        message if isinstance(message, str) else None,
+    )
 
 
 class JournalMiddleware:
-    """Records each TPNS request: method, path, status, return code, duration, safe headers."""
+    """Records each TPNS request: method, path, status, return code and errMsg, duration, safe
+    headers."""
 
     def __init__(self, app: ASGIApp, store: Store, keep: int) -> None:
         self.app = app
@@ -92,13 +102,15 @@ class JournalMiddleware:
             }
             dropped = bool(state.get(STATE_DROPPED))
             status = answer["status"]
+            code, message = _answer_code(body) if len(body) <= MAX_JOURNALED_BODY else (None, None)
             entry = {
                 "time": datetime.now(timezone.utc).isoformat(timespec="milliseconds"),
                 "method": scope["method"],
                 "path": scope["path"],
                 "query": redact_query(scope.get("query_string", b"")),
                 "status": None if dropped else (500 if failed and status is None else status),
-                "retCode": _ret_code(body) if len(body) <= MAX_JOURNALED_BODY else None,
+                "retCode": code,
+                "errMsg": message,
                 "durationMs": round((time.perf_counter() - started) * 1000, 1),
                 "accessId": state.get(STATE_ACCESS_ID),
                 "faultId": state.get(STATE_FAULT_ID),

@@ -97,6 +97,16 @@ _PUSH_LIFECYCLE_COLUMNS = {
 }
 
 
+# journal entries of one app (?1, or all when NULL) and, when ?2 is 1, only refusals: a dropped
+# connection, an HTTP error status, or a non-zero return code
+_JOURNAL_FILTER = (
+    "(?1 IS NULL OR json_extract(entry, '$.accessId') = ?1)"
+    " AND (?2 = 0 OR json_extract(entry, '$.dropped') = 1"
+    " OR json_extract(entry, '$.status') >= 400"
+    " OR json_extract(entry, '$.retCode') != 0)"
+)
+
+
 @dataclass(frozen=True)
 class Upload:
     id: int
@@ -659,17 +669,31 @@ class Store:
             if cursor.lastrowid is not None:
                 db.execute("DELETE FROM requests WHERE id <= ?", (cursor.lastrowid - keep,))
 
-    def list_requests(self, limit: int = 100, offset: int = 0) -> list[dict[str, Any]]:
+    def list_requests(
+        self,
+        limit: int = 100,
+        offset: int = 0,
+        access_id: str | None = None,
+        refused: bool = False,
+    ) -> list[dict[str, Any]]:
+        """Newest first; with ``access_id``, only the requests that app authenticated; with
+        ``refused``, only those answered with an error (see ``_JOURNAL_FILTER``)."""
         with self._reading():
             rows = self._db.execute(
-                "SELECT id, entry FROM requests ORDER BY id DESC LIMIT ? OFFSET ?",
-                (limit, offset),
+                f"SELECT id, entry FROM requests WHERE {_JOURNAL_FILTER}"
+                " ORDER BY id DESC LIMIT ?3 OFFSET ?4",
+                (access_id, int(refused), limit, offset),
             ).fetchall()
         return [{"id": row["id"], **json.loads(row["entry"])} for row in rows]
 
-    def count_requests(self) -> int:
+    def count_requests(self, access_id: str | None = None, refused: bool = False) -> int:
         with self._reading():
-            return int(self._db.execute("SELECT COUNT(*) FROM requests").fetchone()[0])
+            return int(
+                self._db.execute(
+                    f"SELECT COUNT(*) FROM requests WHERE {_JOURNAL_FILTER}",
+                    (access_id, int(refused)),
+                ).fetchone()[0]
+            )
 
     def clear_requests(self) -> None:
         with self._transaction() as db:

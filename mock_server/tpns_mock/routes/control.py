@@ -77,12 +77,18 @@ def list_requests(
     request: Request,
     limit: int = Query(100, ge=1, le=10_000),
     offset: int = Query(0, ge=0, le=2**31),
+    access_id: str | None = Query(None, alias="accessId"),
+    refused: bool = Query(False, description="only refusals: an error code, status or drop"),
 ) -> dict[str, Any]:
+    """With ``accessId``, only the requests that app authenticated (a request refused before
+    its credentials were checked has no app); with ``refused``, only the refusals."""
     store = _store(request)
     return {
-        "total": store.count_requests(),
+        "total": store.count_requests(access_id, refused),
         "keep": request.app.state.settings.journal_size,
-        "requests": store.list_requests(limit=limit, offset=offset),
+        "requests": store.list_requests(
+            limit=limit, offset=offset, access_id=access_id, refused=refused
+        ),
     }
 
 

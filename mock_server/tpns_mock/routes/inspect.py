@@ -16,7 +16,7 @@ from fastapi.responses import JSONResponse, StreamingResponse
 from starlette.concurrency import run_in_threadpool
 from tpns_client.protocol.package import Rules, iter_account_lines
 
-from tpns_mock import __version__
+from tpns_mock import __version__, accounts
 from tpns_mock.store import StorageError, Store, Upload, describe_failure
 
 router = APIRouter(prefix="/_mock", tags=["mock inspection"])
@@ -138,14 +138,11 @@ def get_accounts(request: Request, upload_id: int) -> Any:
     upload = store.get_upload(upload_id) if storable_id(upload_id) else None
     if upload is None:
         return not_found(f"upload {upload_id}")
-    try:
-        # opened before the answer starts: a reset that removes the file after this point
-        # cannot cut the stream short (the open file outlives its name)
-        handle = store.package_path(upload).open("rb")
-    except FileNotFoundError:
+    # opened before the answer starts: a reset that removes the file after this point cannot
+    # cut the stream short (the open file outlives its name)
+    handle = _open_package(store, upload)
+    if handle is None:
         return not_found(f"upload {upload_id}")  # forgotten by a reset a moment ago
-    except OSError as error:
-        raise StorageError(f"could not read the package: {describe_failure(error)}") from None
     return StreamingResponse(
         _account_blocks(handle, upload),
         media_type="text/plain; charset=utf-8",
@@ -153,9 +150,102 @@ def get_accounts(request: Request, upload_id: int) -> Any:
     )
 
 
+def _open_package(store: Store, upload: Upload) -> BinaryIO | None:
+    """The upload's package, open for reading; None if a reset removed it a moment ago."""
+    try:
+        return store.package_path(upload).open("rb")
+    except FileNotFoundError:
+        return None
+    except OSError as error:
+        raise StorageError(f"could not read the package: {describe_failure(error)}") from None
+
+
 def _account_blocks(handle: BinaryIO, upload: Upload) -> Iterator[bytes]:
     with handle:
         yield from iter_account_lines(handle, upload.file_name, Rules(upload.rules), 2**62)
+
+
+@router.get(
+    "/uploads/{upload_id}/accounts/page",
+    summary="One page of the upload's accounts, optionally only those holding a text",
+    responses={
+        **_example(
+            {
+                "uploadId": 1,
+                "accountCount": 2,
+                "q": "",
+                "offset": 0,
+                "limit": 100,
+                "accounts": [{"line": 1, "account": "alice"}, {"line": 2, "account": "bob"}],
+                "more": False,
+                "matches": None,
+            }
+        ),
+        **NOT_FOUND_RESPONSE,
+    },
+)
+def get_account_page(
+    request: Request,
+    upload_id: int,
+    offset: int = Query(0, ge=0, le=2**31),
+    limit: int = Query(100, ge=1, le=1000),
+    q: str = Query("", max_length=100, description="only accounts holding this (any case)"),
+) -> Any:
+    """Accounts with their line numbers, a page at a time, so a reader of a million-account
+    upload never receives more than one page. ``more`` says whether a next page exists;
+    ``matches`` counts a search's matches once the last page is reached."""
+    store = _store(request)
+    upload = store.get_upload(upload_id) if storable_id(upload_id) else None
+    if upload is None:
+        return not_found(f"upload {upload_id}")
+    handle = _open_package(store, upload)
+    if handle is None:
+        return not_found(f"upload {upload_id}")
+    found = accounts.page(_account_blocks(handle, upload), offset=offset, limit=limit, query=q)
+    return {
+        "uploadId": upload.id,
+        "accountCount": upload.account_count,
+        "q": q,
+        "offset": offset,
+        "limit": limit,
+        "accounts": [{"line": line, "account": account} for line, account in found.accounts],
+        "more": found.more,
+        "matches": found.matches,
+    }
+
+
+@router.get(
+    "/settings",
+    summary="What this mock enforces: rules, apps (AccessIds only), limits",
+    responses=_example(
+        {
+            "version": "0.1.0",
+            "rules": "seed",
+            "accessIds": ["1500000001"],
+            "rateLimit": {"enabled": True, "intervalS": 1.0},
+            "timestampWindowS": 600,
+            "maxUploadBytes": 104857600,
+            "maxInflatedBytes": 1073741824,
+            "journalSize": 1000,
+            "workers": 1,
+        }
+    ),
+)
+def get_settings(request: Request) -> dict[str, Any]:
+    """The settings a developer asks about when a call is refused. AccessIds only: a SecretKey
+    is never shown, not even in part."""
+    settings = request.app.state.settings
+    return {
+        "version": __version__,
+        "rules": settings.rules.value,
+        "accessIds": sorted(settings.apps),
+        "rateLimit": {"enabled": settings.push_rate_limit, "intervalS": settings.push_interval_s},
+        "timestampWindowS": settings.timestamp_window_s,
+        "maxUploadBytes": settings.max_upload_bytes,
+        "maxInflatedBytes": settings.max_inflated_bytes,
+        "journalSize": settings.journal_size,
+        "workers": settings.workers,
+    }
 
 
 @router.post(
