@@ -1,8 +1,9 @@
 """The image and the compose service, for real: built, started with podman-compose, probed.
 
-Marked ``container`` and left out of the default run (``addopts``); ``.ci/run`` installs the
-engine and runs ``pytest -m container``. Without podman and podman-compose these tests skip,
-except under CI (``CI`` set), where a missing engine is a failure, not a pass.
+Marked ``container`` and left out of any run whose ``-m`` does not name it (tests/conftest.py);
+``.ci/run`` installs the engine and runs ``pytest -m container``. Without podman and
+podman-compose these tests skip, except under CI (``CI`` set), where a missing engine is a
+failure, not a pass.
 """
 
 from __future__ import annotations

@@ -1,19 +1,27 @@
 """``create_app(settings)``: the one way to make a mock. No global state, so tests and the pytest
-plugin can make as many independent mocks as they like."""
+plugin can make as many independent mocks as they like.
+
+``clock`` (:mod:`tpns_mock.clock`) is the mock's only source of "now": the signed TimeStamp's
+window, the push rate limit, each push's progress and every record's time read it, so a test
+sets time (``ManualClock``) instead of sleeping.
+"""
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import replace
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from tpns_mock import __version__, docs, not_emulated, openapi
+from tpns_mock.answers import refused_at
 from tpns_mock.clock import Clock, SystemClock
 from tpns_mock.errors import SERVICE_ERROR
 from tpns_mock.guard import ControlPlaneGuard
-from tpns_mock.middleware import FaultMiddleware, JournalMiddleware, fault_answer, is_tpns_path
+from tpns_mock.middleware import FaultMiddleware, JournalMiddleware, is_tpns_path
 from tpns_mock.redaction import install_access_log_redaction
 from tpns_mock.routes import control, dashboard, inspect, push, records, upload
 from tpns_mock.settings import Settings
@@ -23,16 +31,20 @@ from tpns_mock.store import StorageError, Store
 async def storage_failed(request: Request, exc: Exception) -> JSONResponse:
     """A storage failure outside the TPNS routes (which answer it as 1008004 themselves)."""
     if is_tpns_path(request.url.path):
-        body = dict(fault_answer(request.url.path, SERVICE_ERROR, f"{exc}; nothing was stored"))
-        return JSONResponse(body)
+        return refused_at(request.url.path, SERVICE_ERROR, f"{exc}; nothing was stored", 200)
     return JSONResponse({"error": "storage_unavailable", "message": str(exc)}, status_code=503)
 
 
 def create_app(settings: Settings | None = None, clock: Clock | None = None) -> FastAPI:
-    """A mock with ``settings`` (default: from the environment); ``clock`` (default: the real
-    time) decides how far each push has got, so a test can move time itself."""
-    settings = Settings.from_env() if settings is None else settings
-    store = Store(settings.data_dir)
+    """A mock with ``settings``; without them, the ``TPNS_MOCK_*`` environment's, with a
+    throwaway data dir unless ``TPNS_MOCK_DATA_DIR`` names one (nothing is left behind in the
+    working directory). ``clock`` (default: the real time) is the mock's only "now"."""
+    if settings is None:
+        settings = Settings.from_env()
+        if not os.environ.get("TPNS_MOCK_DATA_DIR"):
+            settings = replace(settings, data_dir=None)
+    clock = SystemClock() if clock is None else clock
+    store = Store(settings.data_dir, clock=clock)
     store.register_apps(sorted(settings.apps))
 
     @asynccontextmanager
@@ -51,7 +63,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     )
     app.state.settings = settings
     app.state.store = store
-    app.state.clock = SystemClock() if clock is None else clock
+    app.state.clock = clock
     app.include_router(upload.router)
     app.include_router(inspect.router)
     app.include_router(push.router)

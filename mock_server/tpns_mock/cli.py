@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import socket
 import sys
+from dataclasses import replace
 
 import uvicorn
 
@@ -48,20 +50,42 @@ def banner(settings: Settings) -> str:
     return "\n".join(lines)
 
 
+def listen(host: str, port: int) -> socket.socket:
+    """The server's socket, bound before anything is printed, so a busy port is one clear line
+    (``OSError`` with it) instead of a banner followed by uvicorn's traceback-like log."""
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn does
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        reason = (exc.strerror or str(exc)).lower()
+        raise OSError(
+            f"cannot listen on {host}:{port}: {reason}; stop what is using it, or choose "
+            "another --port / TPNS_MOCK_PORT"
+        ) from None
+    return sock
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         settings = settings_from_args(args, Settings.from_env())
-    except ValueError as exc:
+        sock = listen(settings.host, settings.port)
+    except (ValueError, OSError) as exc:
         print(f"tpns-mock: {exc}", file=sys.stderr)
-        return 2
+        return 2 if isinstance(exc, ValueError) else 1
     if settings.workers > 1:
+        sock.close()  # uvicorn's supervisor binds the port again for its workers
         return run_workers(settings, announce=lambda s: print(banner(s), flush=True))
-    try:
-        app = create_app(settings)
-    except StorageError as exc:
-        print(f"tpns-mock: {exc}", file=sys.stderr)
-        return 1
-    print(banner(settings), flush=True)
-    uvicorn.run(app, host=settings.host, port=settings.port, log_level=settings.log_level)
+    with sock:
+        try:
+            app = create_app(settings)
+        except StorageError as exc:
+            print(f"tpns-mock: {exc}", file=sys.stderr)
+            return 1
+        settings = replace(settings, port=sock.getsockname()[1])  # --port 0: the one chosen
+        print(banner(settings), flush=True)
+        config = uvicorn.Config(app, log_level=settings.log_level)
+        uvicorn.Server(config).run(sockets=[sock])
     return 0

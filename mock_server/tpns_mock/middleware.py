@@ -15,21 +15,18 @@ import json
 import logging
 import random
 import time
-from collections.abc import Mapping
-from datetime import datetime, timezone
 from typing import Any
 
 import anyio
 import httpx
-from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from tpns_mock.answers import refused_at
 from tpns_mock.body import asgi_body, drain, expects_continue
 from tpns_mock.faults import ADMIN_PREFIX
 from tpns_mock.redaction import auth_scheme, redact_headers, redact_query
 from tpns_mock.store import Fault, StorageError, Store, describe_failure
 
-UPLOAD_PATH = "/v3/push/package/upload"
 DOCS_PATHS = frozenset({"/docs", "/docs/oauth2-redirect", "/redoc", "/openapi.json"})
 MAX_JOURNALED_BODY = 64 * 1024  # answers past this are not parsed for their return code
 
@@ -104,7 +101,7 @@ class JournalMiddleware:
             status = answer["status"]
             code, message = _answer_code(body) if len(body) <= MAX_JOURNALED_BODY else (None, None)
             entry = {
-                "time": datetime.now(timezone.utc).isoformat(timespec="milliseconds"),
+                "time": self.store.stamp(),
                 "method": scope["method"],
                 "path": scope["path"],
                 "query": redact_query(scope.get("query_string", b"")),
@@ -183,9 +180,8 @@ class FaultMiddleware:
             }
             if not expects_continue(headers):  # else the client waits: nothing to drain
                 await drain(asgi_body(receive))
-            response = JSONResponse(
-                fault_answer(scope["path"], spec["retCode"], spec["errMsg"]),
-                status_code=spec["httpStatus"],
+            response = refused_at(
+                scope["path"], spec["retCode"], spec["errMsg"], spec["httpStatus"]
             )
             await response(scope, receive, send)
 
@@ -199,20 +195,6 @@ def fires(fault: Fault, action: str | None = None) -> bool:
         return False
     probability = float(spec["probability"])
     return probability >= 1.0 or random.random() < probability
-
-
-def fault_answer(path: str, code: int, err_msg: str) -> Mapping[str, Any]:
-    """The error in the shape of the path's endpoint: camelCase for upload, else snake_case."""
-    if path == UPLOAD_PATH:
-        return {"retCode": code, "errMsg": err_msg}
-    return {
-        "seq": 0,
-        "push_id": "",
-        "ret_code": code,
-        "environment": "",
-        "err_msg": err_msg,
-        "result": "",
-    }
 
 
 class ConnectionDropped(httpx.RemoteProtocolError):

@@ -15,6 +15,7 @@ from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect
 
+from tpns_mock.answers import mock_error
 from tpns_mock.body import BodyTimeout, BodyTooLong, read_bounded
 from tpns_mock.faults import MAX_BODY_BYTES, FaultSpecError, parse_fault
 from tpns_mock.lifecycle import status_at
@@ -101,10 +102,6 @@ def clear_requests(request: Request) -> dict[str, str]:
 # -- faults ------------------------------------------------------------------------------------
 
 
-def _bad_fault(error: str, message: str, status: int) -> JSONResponse:
-    return JSONResponse({"error": error, "message": message}, status_code=status)
-
-
 @router.post(
     "/faults",
     summary="Arm a fault: answer a TPNS code, drop the connection, or delay",
@@ -152,19 +149,19 @@ async def add_fault(request: Request) -> Any:
             ]
         )
     except BodyTooLong as exc:
-        return _bad_fault("too_large", f"{exc}; a fault is a small JSON object", 413)
+        return mock_error("too_large", f"{exc}; a fault is a small JSON object", 413)
     except BodyTimeout as exc:
-        return _bad_fault("timeout", str(exc), 408)
+        return mock_error("timeout", str(exc), 408)
     except ClientDisconnect:
-        return _bad_fault("invalid_json", "the client disconnected before the body was read", 400)
+        return mock_error("invalid_json", "the client disconnected before the body was read", 400)
     try:
         data = json.loads(raw)
     except (ValueError, RecursionError) as exc:
-        return _bad_fault("invalid_json", f"the body is not valid JSON ({exc})", 400)
+        return mock_error("invalid_json", f"the body is not valid JSON ({exc})", 400)
     try:
         spec = parse_fault(data)
     except FaultSpecError as exc:
-        return _bad_fault("invalid_fault", str(exc), 422)
+        return mock_error("invalid_fault", str(exc), 422)
     fault = await run_in_threadpool(
         _store(request).add_fault,
         path=spec.path,

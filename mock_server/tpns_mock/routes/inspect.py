@@ -17,6 +17,7 @@ from starlette.concurrency import run_in_threadpool
 from tpns_client.protocol.package import Rules, iter_account_lines
 
 from tpns_mock import __version__, accounts
+from tpns_mock.answers import mock_error
 from tpns_mock.store import StorageError, Store, Upload, describe_failure
 
 router = APIRouter(prefix="/_mock", tags=["mock inspection"])
@@ -72,23 +73,45 @@ def storable_id(value: int) -> bool:
 
 
 def not_found(what: str) -> JSONResponse:
-    return JSONResponse({"error": "not_found", "message": f"{what} not found"}, status_code=404)
+    return mock_error("not_found", f"{what} not found", 404)
 
 
 @router.get(
     "/health",
     summary="Liveness: answers as soon as the server can serve",
-    responses=_example({"status": "ok", "version": "0.1.0", "rules": "seed", "pid": 7}),
+    responses=_example(
+        {
+            "status": "ok",
+            "version": "0.1.0",
+            "rules": "seed",
+            "rateLimit": True,
+            "pushInterval": 1.0,
+            "timestampWindow": 600,
+            "journalSize": 1000,
+            "maxUploadBytes": 104857600,
+            "maxInflatedBytes": 1073741824,
+            "pid": 7,
+        }
+    ),
 )
 async def health(request: Request) -> Any:
     """What the container's healthcheck probes. 200 means requests are being served and the
-    data dir takes writes; 503 (``"status": "unavailable"``) names why it does not."""
+    data dir takes writes; 503 (``"status": "unavailable"``) names why it does not.
+
+    Also the settings a client's expectations depend on (the contract suite checks them before
+    it starts); never the apps or their secrets."""
     settings = request.app.state.settings
     problem = await run_in_threadpool(_store(request).health_problem)
     answer = {
         "status": "unavailable" if problem else "ok",
         "version": __version__,
         "rules": settings.rules.value,
+        "rateLimit": settings.push_rate_limit,
+        "pushInterval": settings.push_interval_s,
+        "timestampWindow": settings.timestamp_window_s,
+        "journalSize": settings.journal_size,
+        "maxUploadBytes": settings.max_upload_bytes,
+        "maxInflatedBytes": settings.max_inflated_bytes,
         "pid": os.getpid(),  # which process answered: with --workers N there are N
     }
     if problem:

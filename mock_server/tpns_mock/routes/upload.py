@@ -10,7 +10,9 @@ from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect
 from tpns_client.protocol.package import validate_package
+from tpns_client.protocol.paths import UPLOAD_PATH
 
+from tpns_mock.answers import upload_accepted, upload_refused
 from tpns_mock.auth import Caller, authenticate
 from tpns_mock.body import Started, drain, expects_continue
 from tpns_mock.errors import SERVICE_ERROR, UPLOAD_FILE_ERROR, TPNSError
@@ -90,14 +92,8 @@ UPLOAD_OPENAPI: dict[str, Any] = {
 }
 
 
-def upload_error(error: TPNSError) -> JSONResponse:
-    return JSONResponse(
-        {"retCode": error.code, "errMsg": error.err_msg}, status_code=error.http_status
-    )
-
-
 @router.post(
-    "/v3/push/package/upload",
+    UPLOAD_PATH,
     summary="Upload a number package (a zip holding one txt, one account per line)",
     openapi_extra=UPLOAD_OPENAPI,
     tags=["TPNS"],
@@ -109,7 +105,12 @@ async def upload_package(request: Request) -> JSONResponse:
     store: Store = request.app.state.store
     body = Started(request.stream())
     try:
-        caller = authenticate(request.headers, settings.apps, settings.timestamp_window_s)
+        caller = authenticate(
+            request.headers,
+            settings.apps,
+            settings.timestamp_window_s,
+            request.app.state.clock.now(),
+        )
         with store.incoming() as (path, handle):
             content_length = request.headers.get("content-length")
             try:
@@ -125,7 +126,7 @@ async def upload_package(request: Request) -> JSONResponse:
                 )
             except TPNSError as error:
                 if not body.started and expects_continue(request.headers):
-                    return upload_error(error)  # refused before the client sent its body
+                    return upload_refused(error)  # refused before the client sent its body
                 return await _refuse_body(error, body, caller)
             caller.verify_body()
             setattr(request.state, STATE_ACCESS_ID, caller.access_id)
@@ -152,21 +153,21 @@ async def upload_package(request: Request) -> JSONResponse:
                 sha256=received.sha256,
             )
     except TPNSError as error:
-        return upload_error(error)
+        return upload_refused(error)
     except StoreFull as error:
-        return upload_error(TPNSError(SERVICE_ERROR, str(error)))
+        return upload_refused(TPNSError(SERVICE_ERROR, str(error)))
     except StorageError as error:
-        return upload_error(TPNSError(SERVICE_ERROR, f"{error}; nothing was stored"))
+        return upload_refused(TPNSError(SERVICE_ERROR, f"{error}; nothing was stored"))
     except OSError as error:  # writing the arriving upload to the data dir's tmp/
-        return upload_error(
+        return upload_refused(
             TPNSError(
                 SERVICE_ERROR,
                 f"could not store the upload: {describe_failure(error)}; nothing was stored",
             )
         )
     except ClientDisconnect:
-        return upload_error(TPNSError(UPLOAD_FILE_ERROR, "the client disconnected mid-upload"))
-    return JSONResponse({"retCode": 0, "errMsg": "", "uploadId": upload.id})
+        return upload_refused(TPNSError(UPLOAD_FILE_ERROR, "the client disconnected mid-upload"))
+    return upload_accepted(upload.id)
 
 
 async def _refuse_body(
@@ -179,10 +180,10 @@ async def _refuse_body(
     big to drain, or one that stalled, keeps its own refusal; its Sign cannot be checked.
     """
     if error.http_status == 408:
-        return upload_error(error)
+        return upload_refused(error)
     if await drain(body, caller.feed_body) and caller.signed:
         try:
             caller.verify_body()
         except TPNSError as auth_error:
-            return upload_error(auth_error)
-    return upload_error(error)
+            return upload_refused(auth_error)
+    return upload_refused(error)
