@@ -42,6 +42,9 @@ from tpns_mock.settings import DEFAULT_ACCESS_ID, DEFAULT_SECRET_KEY  # noqa: E4
 
 AUTH = (DEFAULT_ACCESS_ID, DEFAULT_SECRET_KEY)
 UPLOAD = "/v3/push/package/upload"
+# the part of docs/benchmarks.md that benchmarks/hostile.py writes, kept when this script writes
+HOSTILE_START = "<!-- hostile: written by benchmarks/hostile.py -->"
+HOSTILE_END = "<!-- /hostile -->"
 TARGETS = {
     "validation": 0.8,
     "end to end": 1.5,
@@ -542,9 +545,10 @@ NOTES = """## What is measured
 Inflating is half of validation. `isal` (Intel's ISA-L, with wheels for Linux, macOS and
 Windows on x86-64 and arm64) inflates the raw deflate stream about three times faster than the
 standard library's zlib; the `stdlib zlib fallback` rows above measure the same validation with
-zlib, which is what runs where isal cannot be installed. The zip's directory is still parsed by
-`zipfile`; only the member's bytes are inflated directly from their offset, with the CRC and the
-declared size checked at the end.
+zlib, which is what runs where isal cannot be installed. The zip's end records and its one
+directory entry are read by the package rules themselves (every declared count, size and offset
+checked before use, so a directory of millions of entries costs nothing), and the member's bytes
+are inflated directly from their offset, with the CRC and the declared size checked at the end.
 
 ## How the line check is fast
 
@@ -597,7 +601,12 @@ def main(argv: list[str] | None = None) -> int:
     print(f"done in {time.monotonic() - started:.0f} s", flush=True)
     out = args.out or (None if args.quick else ROOT / "docs" / "benchmarks.md")
     if out:
-        out.write_text(markdown(report, facts, args))
+        text = markdown(report, facts, args)
+        old = out.read_text() if out.exists() else ""
+        if HOSTILE_START in old and HOSTILE_END in old:  # benchmarks/hostile.py's part stays
+            kept = old[old.index(HOSTILE_START) : old.index(HOSTILE_END) + len(HOSTILE_END)]
+            text = text.rstrip("\n") + "\n\n" + kept + "\n"
+        out.write_text(text)
         print(f"wrote {out}")
     return 0
 

@@ -76,7 +76,7 @@ def different(spec: Spec) -> Any:
         return Path("/elsewhere/data")
     if spec.kind is Mapping:
         return {"1500000009": "secret:nine", "1500000010": ' a,b "c" '}
-    return spec.default + "-changed"
+    return f"{spec.default}-changed" if spec.default else "changed"
 
 
 def test_every_declared_setting_is_handed_over_exactly() -> None:

@@ -11,6 +11,7 @@ import uvicorn
 
 from tpns_mock.app import create_app
 from tpns_mock.settings import DEFAULT_SECRET_KEY, Settings, add_arguments, from_args
+from tpns_mock.store import StorageError
 from tpns_mock.workers import run_workers
 
 
@@ -78,7 +79,11 @@ def main(argv: list[str] | None = None) -> int:
         sock.close()  # uvicorn's supervisor binds the port again for its workers
         return run_workers(settings, announce=lambda s: print(banner(s), flush=True))
     with sock:
-        app = create_app(settings)
+        try:
+            app = create_app(settings)
+        except StorageError as exc:
+            print(f"tpns-mock: {exc}", file=sys.stderr)
+            return 1
         settings = replace(settings, port=sock.getsockname()[1])  # --port 0: the one chosen
         print(banner(settings), flush=True)
         config = uvicorn.Config(app, log_level=settings.log_level)

@@ -92,6 +92,7 @@ class Settings:
     journal_size: int = declare(1000, "--journal-size", "TPNS_MOCK_JOURNAL_SIZE", "newest requests kept in `/_mock/requests`; 0 turns the journal off", low=0)  # noqa: E501
     workers: int = declare(1, "--workers", "TPNS_MOCK_WORKERS", "server processes sharing the data dir (one sequence of uploadIds, any worker shows any upload)", low=1)  # noqa: E501
     log_level: str = declare("info", "--log-level", "TPNS_MOCK_LOG_LEVEL", "uvicorn's log level: critical, error, warning, info, debug")  # noqa: E501
+    allowed_hosts: str = declare("", "--allowed-hosts", "TPNS_MOCK_ALLOWED_HOSTS", "more Host names `/_mock/` answers to, comma-separated (loopback names and addresses, `tpns-mock` and the `--host` address always)", shown="none")  # noqa: E501
     # fmt: on
 
     def __repr__(self) -> str:
@@ -100,6 +101,12 @@ class Settings:
             f"Settings(host={self.host!r}, port={self.port}, data_dir={self.data_dir!r}, "
             f"rules={self.rules.value!r}, apps={sorted(self.apps)!r})"
         )
+
+    def control_hosts(self) -> tuple[str, ...]:
+        """The names /_mock/ answers to besides the built-in ones (see tpns_mock.guard): those
+        added by the user, and the address the mock was told to bind to."""
+        added = (name.strip() for name in self.allowed_hosts.split(","))
+        return (*filter(None, added), self.host)
 
     def checked(self) -> Settings:
         """Refuse values no server could run with, naming the flag and the variable."""
@@ -111,6 +118,12 @@ class Settings:
             if (low is not None and value < low) or (high is not None and value > high):
                 limit = f"from {low} to {high}" if high is not None else f"at least {low}"
                 raise ValueError(f"{spec.names}: expected {limit}, not {value}")
+        for name in self.control_hosts():
+            if "/" in name or " " in name:
+                raise ValueError(
+                    f"--allowed-hosts / TPNS_MOCK_ALLOWED_HOSTS: {name!r} is not a host name "
+                    "or address"
+                )
         return self
 
     @classmethod

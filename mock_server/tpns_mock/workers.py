@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
 import tempfile
 from collections.abc import Callable
 from dataclasses import replace
@@ -25,7 +26,7 @@ from fastapi import FastAPI
 
 from tpns_mock.app import create_app
 from tpns_mock.settings import ALIASES, Settings
-from tpns_mock.store import Store
+from tpns_mock.store import StorageError, Store
 
 FACTORY = "tpns_mock.workers:app_from_env"
 
@@ -55,7 +56,11 @@ def run_workers(settings: Settings, *, announce: Callable[[Settings], None]) -> 
     try:
         # create the schema and clean up after a crash once, before any worker opens the store;
         # an unusable data dir fails here, with one error instead of one per worker
-        Store(data_dir).close()
+        try:
+            Store(data_dir).close()
+        except StorageError as exc:
+            print(f"tpns-mock: {exc}", file=sys.stderr)
+            return 1
         for alias in ALIASES:  # the declared variables below say everything, exactly
             if alias.env:
                 os.environ.pop(alias.env, None)
