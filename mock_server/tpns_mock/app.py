@@ -10,9 +10,10 @@ from fastapi import FastAPI
 
 from tpns_mock import __version__, docs, openapi
 from tpns_mock.middleware import FaultMiddleware, JournalMiddleware
-from tpns_mock.routes import control, inspect, push, upload
+from tpns_mock.routes import ca, control, inspect, push, upload
 from tpns_mock.settings import Settings
 from tpns_mock.store import Store
+from tpns_mock.tls import CA_FILE
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -35,10 +36,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.store = store
+    # served at /_mock/ca.pem; the CA exists once the server has prepared its TLS files
+    app.state.ca_file = settings.tls_dir / CA_FILE if settings.tls and settings.tls_dir else None
     app.include_router(upload.router)
     app.include_router(inspect.router)
     app.include_router(push.router)
     app.include_router(control.router)
+    app.include_router(ca.router)
     # the last added is the outermost: the journal also sees what a fault answered
     app.add_middleware(FaultMiddleware, store=store)
     app.add_middleware(JournalMiddleware, store=store, keep=settings.journal_size)

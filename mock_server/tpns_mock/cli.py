@@ -8,12 +8,12 @@ from collections.abc import Mapping
 from dataclasses import replace
 from pathlib import Path
 
-import uvicorn
 from tpns_client.protocol.package import Rules
 
-from tpns_mock.app import create_app
+from tpns_mock import listen
 from tpns_mock.settings import DEFAULT_SECRET_KEY, Settings, load_apps_file
-from tpns_mock.workers import run_workers
+from tpns_mock.tls import TENCENT_HOSTS, parse_names
+from tpns_mock.workers import serve
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -22,7 +22,10 @@ def build_parser() -> argparse.ArgumentParser:
         description="A local stand-in for Tencent Push Notification Service's number-package API.",
         epilog="Every flag has an environment variable (TPNS_MOCK_*); a flag wins. See README.md.",
     )
-    parser.add_argument("--host", help="address to bind (default 127.0.0.1; TPNS_MOCK_HOST)")
+    parser.add_argument(
+        "--host",
+        help="addresses to bind, comma-separated (default 127.0.0.1,::1; TPNS_MOCK_HOST)",
+    )
     parser.add_argument("--port", type=int, help="port (default 8080; TPNS_MOCK_PORT)")
     parser.add_argument(
         "--data-dir", type=Path, help="where uploads live (default ./tpns-mock-data)"
@@ -57,6 +60,18 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--log-level", default="info", help="uvicorn log level (default info)")
     parser.add_argument(
         "--workers", type=int, help="server processes sharing one data dir (default 1)"
+    )
+    parser.add_argument(
+        "--tls", action="store_true", help="serve HTTPS with a local CA (TPNS_MOCK_TLS=1)"
+    )
+    parser.add_argument(
+        "--tls-hosts",
+        help="more names for the certificate, comma-separated (TPNS_MOCK_TLS_HOSTS)",
+    )
+    parser.add_argument(
+        "--tls-dir",
+        type=Path,
+        help="where the CA and certificate live (default <data-dir>/tls; TPNS_MOCK_TLS_DIR)",
     )
     return parser
 
@@ -95,6 +110,12 @@ def settings_from_args(args: argparse.Namespace, base: Settings) -> Settings:
         if args.journal_size < 0:
             raise ValueError("--journal-size must be 0 (off) or more")
         changes["journal_size"] = args.journal_size
+    if args.tls:
+        changes["tls"] = True
+    if args.tls_hosts is not None:
+        changes["tls_hosts"] = parse_names(args.tls_hosts, "--tls-hosts")
+    if args.tls_dir is not None:
+        changes["tls_dir"] = args.tls_dir
     return replace(base, **changes).checked()  # type: ignore[arg-type]
 
 
@@ -106,14 +127,22 @@ def shown_secret(secret: str) -> str:
 
 
 def banner(settings: Settings) -> str:
-    host = "localhost" if settings.host in ("0.0.0.0", "::") else settings.host
+    scheme = "https" if settings.tls else "http"
+    hosts = [listen.url_host(address) for address in listen.addresses(settings.host)]
+    urls = "  ".join(f"{scheme}://{host}:{settings.port}" for host in hosts)
     lines = [
-        f"tpns-mock starting on http://{host}:{settings.port}",
+        f"tpns-mock starting on {urls}",
         f"  rules: {settings.rules.value}; data: {settings.data_dir or 'in memory (throwaway)'}",
     ]
     for access_id, secret in settings.apps.items():
         lines.append(f"  accepts AccessId {access_id} with SecretKey {shown_secret(secret)}")
-    lines.append(f"  inspect: http://{host}:{settings.port}/_mock/uploads   docs: /docs")
+    base = f"{scheme}://{hosts[0]}:{settings.port}"
+    lines.append(f"  inspect: {base}/_mock/uploads   docs: /docs")
+    if settings.tls:
+        lines.append(
+            f"  TLS: trust the CA {base}/_mock/ca.pem; the certificate also covers "
+            + ", ".join((*TENCENT_HOSTS, *settings.tls_hosts))
+        )
     return "\n".join(lines)
 
 
@@ -121,14 +150,9 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         settings = settings_from_args(args, Settings.from_env())
+        return serve(
+            settings, log_level=args.log_level, announce=lambda s: print(banner(s), flush=True)
+        )
     except ValueError as exc:
         print(f"tpns-mock: {exc}", file=sys.stderr)
         return 2
-    if settings.workers > 1:
-        return run_workers(
-            settings, log_level=args.log_level, announce=lambda s: print(banner(s), flush=True)
-        )
-    app = create_app(settings)
-    print(banner(settings), flush=True)
-    uvicorn.run(app, host=settings.host, port=settings.port, log_level=args.log_level)
-    return 0

@@ -70,6 +70,13 @@ def redact_query(query: bytes) -> str:
     return urlencode([(k, REDACTED if is_secret_name(k) else v) for k, v in pairs])
 
 
+def _host(scope: Scope) -> str | None:
+    for name, value in scope.get("headers", []):
+        if name == b"host":
+            return value.decode("latin-1")
+    return None
+
+
 def _ret_code(body: bytes) -> int | None:
     try:
         data = json.loads(body)
@@ -109,6 +116,10 @@ class JournalMiddleware:
             entry = {
                 "time": datetime.now(timezone.utc).isoformat(timespec="milliseconds"),
                 "method": scope["method"],
+                # the name the client addressed (an app reaching "Tencent" by a hosts entry,
+                # --resolve or a network alias shows here), and whether over TLS
+                "host": _host(scope),
+                "scheme": scope.get("scheme", "http"),
                 "path": scope["path"],
                 "query": redact_query(scope.get("query_string", b"")),
                 "status": None if dropped else (500 if failed and status is None else status),

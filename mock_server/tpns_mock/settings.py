@@ -15,6 +15,9 @@ from typing import Any
 
 from tpns_client.protocol.package import DEFAULT_MAX_INFLATED_BYTES, MAX_UPLOAD_BYTES, Rules
 
+from tpns_mock.listen import DEFAULT_HOST
+from tpns_mock.tls import parse_names
+
 DEFAULT_ACCESS_ID = "1500000001"
 DEFAULT_SECRET_KEY = "tpns-mock-secret-key"
 DEFAULT_DATA_DIR = Path("./tpns-mock-data")
@@ -94,7 +97,7 @@ def _rules(value: str, name: str) -> Rules:
 
 @dataclass(frozen=True)
 class Settings:
-    host: str = "127.0.0.1"
+    host: str = DEFAULT_HOST  # comma-separated addresses; by default both loopbacks
     port: int = 8080
     data_dir: Path | None = DEFAULT_DATA_DIR  # None: a throwaway dir removed on shutdown
     rules: Rules = Rules.SEED
@@ -108,6 +111,9 @@ class Settings:
     journal_size: int = 1000  # newest requests kept in the journal; 0 turns it off
     workers: int = 1  # server processes sharing the data dir (see workers.py)
     body_deadline_s: float = 600.0  # the whole body, however steadily it trickles in
+    tls: bool = False  # serve HTTPS (see tls.py)
+    tls_hosts: tuple[str, ...] = ()  # names the certificate covers besides tls.DEFAULT_NAMES
+    tls_dir: Path | None = None  # the CA and certificate; None: <data-dir>/tls
 
     def __repr__(self) -> str:
         # secrets stay out of reprs, logs and tracebacks
@@ -184,6 +190,14 @@ class Settings:
             changes["workers"] = _number(env, "TPNS_MOCK_WORKERS", int)
         if "TPNS_MOCK_BODY_DEADLINE" in env:
             changes["body_deadline_s"] = _number(env, "TPNS_MOCK_BODY_DEADLINE", float)
+        if "TPNS_MOCK_TLS" in env:
+            changes["tls"] = (
+                _flag(env["TPNS_MOCK_TLS"], "TPNS_MOCK_TLS") if env["TPNS_MOCK_TLS"] else False
+            )
+        if env.get("TPNS_MOCK_TLS_HOSTS"):
+            changes["tls_hosts"] = parse_names(env["TPNS_MOCK_TLS_HOSTS"], "TPNS_MOCK_TLS_HOSTS")
+        if env.get("TPNS_MOCK_TLS_DIR"):
+            changes["tls_dir"] = Path(env["TPNS_MOCK_TLS_DIR"])
         return replace(settings, **changes).checked()  # type: ignore[arg-type]
 
 
