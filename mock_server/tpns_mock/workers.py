@@ -13,7 +13,6 @@ worker, and each finishes its in-flight requests before exiting.
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import tempfile
@@ -27,7 +26,7 @@ from uvicorn.supervisors import Multiprocess
 
 from tpns_mock import listen, tls
 from tpns_mock.app import create_app
-from tpns_mock.settings import Settings
+from tpns_mock.settings import ALIASES, Settings
 from tpns_mock.store import Store
 
 FACTORY = "tpns_mock.workers:app_from_env"
@@ -39,29 +38,14 @@ def app_from_env() -> FastAPI:
 
 
 def settings_env(settings: Settings) -> dict[str, str]:
-    """The environment that makes ``Settings.from_env()`` give back ``settings``."""
+    """The environment that makes ``Settings.from_env()`` give back ``settings``: every declared
+    setting's variable, so a new setting reaches the workers without a change here."""
     if settings.data_dir is None:
         raise ValueError("workers need a data dir they can share")
-    return {
-        "TPNS_MOCK_HOST": settings.host,
-        "TPNS_MOCK_PORT": str(settings.port),
-        "TPNS_MOCK_DATA_DIR": str(settings.data_dir),
-        "TPNS_MOCK_RULES": settings.rules.value,
-        "TPNS_MOCK_APPS_JSON": json.dumps(dict(settings.apps)),
-        "TPNS_MOCK_TIMESTAMP_WINDOW": str(settings.timestamp_window_s),
-        "TPNS_MOCK_MAX_INFLATED_BYTES": str(settings.max_inflated_bytes),
-        "TPNS_MOCK_BODY_TIMEOUT": repr(settings.body_idle_timeout_s),
-        "TPNS_MOCK_BODY_DEADLINE": repr(settings.body_deadline_s),
-        "TPNS_MOCK_WORKERS": str(settings.workers),
-        "TPNS_MOCK_RATE_LIMIT": "1" if settings.push_rate_limit else "0",
-        "TPNS_MOCK_JOURNAL_SIZE": str(settings.journal_size),
-        "TPNS_MOCK_TLS": "1" if settings.tls else "0",
-        "TPNS_MOCK_TLS_HOSTS": ",".join(settings.tls_hosts),
-        "TPNS_MOCK_TLS_DIR": str(settings.tls_dir or ""),
-    }
+    return settings.to_env()
 
 
-def serve(settings: Settings, *, log_level: str, announce: Callable[[Settings], None]) -> int:
+def serve(settings: Settings, *, announce: Callable[[Settings], None]) -> int:
     """Serve until SIGTERM or SIGINT, in one process or ``settings.workers``; the exit code.
 
     The sockets are bound here, once, and handed to uvicorn (one per address: both loopbacks by
@@ -86,8 +70,11 @@ def serve(settings: Settings, *, log_level: str, announce: Callable[[Settings], 
         sockets = listen.bind(settings.host, settings.port)
         try:
             shown = replace(settings, port=sockets[0].getsockname()[1]) if sockets else settings
+            log_level = settings.log_level
             if settings.workers > 1:
-                os.environ.pop("TPNS_MOCK_IN_MEMORY", None)
+                for alias in ALIASES:  # the declared variables below say everything, exactly
+                    if alias.env:
+                        os.environ.pop(alias.env, None)
                 os.environ.update(settings_env(running))
                 config = uvicorn.Config(
                     FACTORY, factory=True, workers=settings.workers, log_level=log_level, **ssl
