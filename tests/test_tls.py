@@ -13,6 +13,8 @@ from pathlib import Path
 import httpx
 import pytest
 from conftest import AUTH, UPLOAD, LiveServer, free_port, start_server
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from tpns_mock import listen, tls
 from zips import accounts_zip
 
@@ -313,3 +315,69 @@ def test_a_taken_port_on_either_loopback_is_named(tmp_path: Path) -> None:
             timeout=30,
         )
     refused(done, f"cannot listen on [::1]:{port}", "another server uses the port")
+
+
+# -- generated names: every accepted name is one a TLS client matches --------------------------
+
+LABEL_CHARS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_*. é"
+
+
+def memory_handshake(server: ssl.SSLContext, client: ssl.SSLContext, name: str) -> None:
+    """A full TLS handshake in memory, the client checking the certificate against ``name``."""
+    to_server, to_client = ssl.MemoryBIO(), ssl.MemoryBIO()
+    client_side = client.wrap_bio(to_client, to_server, server_hostname=name)
+    server_side = server.wrap_bio(to_server, to_client, server_side=True)
+    done = {"client": False, "server": False}
+    for _ in range(20):
+        for key, side in (("client", client_side), ("server", server_side)):
+            if done[key]:
+                continue
+            try:
+                side.do_handshake()
+                done[key] = True
+            except ssl.SSLWantReadError:
+                pass
+        if all(done.values()):
+            return
+    raise AssertionError("the handshake did not finish")
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    names=st.lists(
+        st.one_of(
+            st.text(alphabet=LABEL_CHARS, min_size=0, max_size=70),
+            st.lists(
+                st.from_regex(r"[a-z0-9]([a-z0-9-]{0,20}[a-z0-9])?", fullmatch=True),
+                min_size=1,
+                max_size=5,
+            ).map(".".join),
+            st.ip_addresses().map(str),
+        ),
+        min_size=1,
+        max_size=6,
+    )
+)
+def test_generated_names_are_refused_clearly_or_matched_by_a_real_handshake(
+    names: list[str], tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    accepted = []
+    for name in names:
+        try:
+            checked = tls.check_name(name)
+        except ValueError as exc:
+            assert "DNS name" in str(exc) or "empty" in str(exc), exc
+            continue
+        assert tls.check_name(checked) == checked  # what the certificate holds reads back
+        accepted.append(checked)
+    if not accepted:
+        return
+    tls_dir = tmp_path_factory.mktemp("names")
+    files = tls.prepare(tls_dir, tls.certificate_names(accepted))
+    server = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    server.load_cert_chain(files.cert, files.key)
+    client = trusting(files.ca)
+    for name in accepted:
+        memory_handshake(server, client, name.replace("*", "wild", 1))
+    with pytest.raises(ssl.SSLCertVerificationError):
+        memory_handshake(server, client, "not-covered.invalid")

@@ -59,8 +59,9 @@ def check_name(name: str) -> str:
 
     An IP address, or a DNS name: labels of letters, digits and hyphens (not at either end), 1 to
     63 characters each, 253 in all, optionally behind one leading ``*.`` wildcard label. No
-    underscores (TLS clients do not match them), no internationalized names in Unicode (write
-    them in their ``xn--`` form).
+    underscores: not a hostname character, and clients differ (Java's ``URI`` finds no host in
+    ``https://a_b.test`` and its SNI refuses the name, where OpenSSL matches it). No
+    internationalized names in Unicode (write them in their ``xn--`` form).
     """
     text = name.strip()
     if not text:
