@@ -124,6 +124,16 @@ def test_without_tls_the_ca_endpoint_says_how_to_turn_it_on(live_server: LiveSer
     assert "--tls" in answer.json()["message"]
 
 
+def test_a_ca_file_removed_under_a_running_mock_is_a_404_not_a_500(make_mock, tmp_path) -> None:
+    tls_dir = tmp_path / "certs"
+    tls.prepare(tls_dir, ["localhost"])
+    mock = make_mock(tls=True, tls_dir=tls_dir)
+    assert mock.client.get("/_mock/ca.pem").content == (tls_dir / tls.CA_FILE).read_bytes()
+    (tls_dir / tls.CA_FILE).unlink()
+    gone = mock.client.get("/_mock/ca.pem")
+    assert gone.status_code == 404 and "restart" in gone.json()["message"]
+
+
 def test_the_ca_survives_restarts_and_the_new_certificate_chains_to_it(tmp_path: Path) -> None:
     data = tmp_path / "data"
     first = start_server(data, "--tls")

@@ -34,8 +34,18 @@ def ca_certificate(request: Request) -> Response:
             },
             status_code=404,
         )
+    try:
+        pem = ca_file.read_bytes()
+    except OSError:
+        return JSONResponse(
+            {
+                "error": "not_found",
+                "message": f"the CA file {str(ca_file)!r} is gone: restart the mock to make one",
+            },
+            status_code=404,
+        )
     return Response(
-        ca_file.read_bytes(),
+        pem,
         media_type=PEM_TYPE,
         headers={"Content-Disposition": 'attachment; filename="tpns-mock-ca.pem"'},
     )
