@@ -27,7 +27,19 @@ from pathlib import Path
 from typing import Any
 
 VOLATILE = frozenset(
-    {"uploadId", "upload_id", "push_id", "pushId", "seq", "createdAt", "timestamp", "time"}
+    {
+        "uploadId",
+        "upload_id",
+        "push_id",
+        "pushId",
+        "seq",
+        "createdAt",
+        "timestamp",
+        "time",
+        # a push record's start time and how far the push has got when asked
+        "date",
+        "status",
+    }
 )
 MESSAGES = frozenset({"errMsg", "err_msg"})
 

@@ -31,6 +31,8 @@ B: dict[str, Any] = {"message_type": "notify", "message": {"title": "t", "conten
 ACCOUNTS = ["tpns-contract-a", "tpns-contract-b"]  # made up: a push to them reaches no device
 TOKENS = [f"00000000-0000-4000-8000-{n:012d}" for n in (1, 2)]  # 36 characters, made up
 PUSH_KEYS = {"seq", "push_id", "ret_code", "environment", "err_msg", "result"}
+# Tencent's success answer adds two keys (and says NO_ERROR), as recorded from the real service
+SUCCESS_KEYS = PUSH_KEYS | {"err_msg_zh", "invalid_targe_list"}
 RATE_INTERVAL_S = 1.1  # Tencent's one-per-second limit, with a margin
 
 
@@ -53,7 +55,8 @@ async def upload(api: Api, lines: list[str] = ACCOUNTS) -> int:
 
 def assert_push_answer(answer: Answer, status: int, ret_code: int, seq: int = 0) -> None:
     assert answer.status == status, answer
-    assert isinstance(answer.body, dict) and set(answer.body) == PUSH_KEYS, answer.body
+    keys = SUCCESS_KEYS if ret_code == 0 else PUSH_KEYS
+    assert isinstance(answer.body, dict) and set(answer.body) == keys, answer.body
     assert answer.body["ret_code"] == ret_code, answer.body
     assert answer.body["seq"] == seq, answer.body
     assert isinstance(answer.body["err_msg"], str)
@@ -66,9 +69,10 @@ def assert_accepted(answer: Answer, seq: int = 0, environment: str = "product") 
     assert_push_answer(answer, 200, 0, seq)
     push_id = answer.body["push_id"]
     assert isinstance(push_id, str) and push_id.isdigit(), answer.body
-    assert answer.body["err_msg"] == ""
+    assert answer.body["err_msg"] == "NO_ERROR"
+    assert (answer.body["err_msg_zh"], answer.body["invalid_targe_list"]) == ("", [])
     assert answer.body["environment"] == environment
-    assert answer.body["result"] == "[0]"
+    assert answer.body["result"] == "{}"
     return push_id
 
 
@@ -142,7 +146,8 @@ async def test_the_client_pushes_to_a_package(
         uploaded = await tpns.upload_package(ACCOUNTS)
         result = await tpns.push_package(uploaded.upload_id, {"title": "t", "content": "c"})
     assert result.push_id.isdigit() and result.ret_code == 0
-    assert (result.seq, result.environment, result.result) == (0, "product", "[0]")
+    assert (result.seq, result.environment, result.result) == (0, "product", "{}")
+    assert result.err_msg == "NO_ERROR"
 
 
 # -- whose upload --------------------------------------------------------------------------------
@@ -397,3 +402,77 @@ async def test_drop_fault_is_a_connection_error(
     # the push may have arrived, so the client did not send it again
     journal = (await api.http.get("/_mock/requests")).json()["requests"]
     assert [(e["path"], e["dropped"]) for e in journal] == [("/v3/push/app", True)]
+
+
+# -- a client's zero values, and the documented bounds -------------------------------------------
+
+ZERO_VALUES = {
+    "platform": "",
+    "environment": "",
+    "send_time": "",
+    "plan_id": "",
+    "group_id": "",
+    "trace_id": "",
+    "expire_time": 0,
+    "collapse_id": 0,
+    "push_speed": 0,
+    "multi_pkg": False,
+    "force_collapse": False,
+    "tag_rules": None,
+    "token_list": None,
+    "channel_rules": None,
+    "loop_param": None,
+}
+
+
+@pytest.mark.push
+@pytest.mark.parametrize("name", sorted(ZERO_VALUES))
+async def test_a_zero_value_means_not_given(api: Api, name: str) -> None:
+    made = body(audience_type="account_list", account_list=ACCOUNTS)
+    made[name] = ZERO_VALUES[name]
+    assert_accepted(await api.push(made))
+
+
+@pytest.mark.push
+async def test_upload_id_0_on_an_account_push_means_not_given(api: Api) -> None:
+    made = body(audience_type="account_list", account_list=ACCOUNTS, upload_id=0)
+    assert_accepted(await api.push(made))
+
+
+OUT_OF_BOUNDS: list[Any] = [
+    pytest.param(lambda u: package(u, expire_time=259201), 1008007, id="expire_time-259201"),
+    pytest.param(lambda u: package(u, push_speed=999), 1008007, id="push_speed-999"),
+    pytest.param(lambda u: package(u, push_speed=50001), 1008007, id="push_speed-50001"),
+    pytest.param(
+        lambda u: body(audience_type="account_list", account_list=ACCOUNTS, collapse_id=7),
+        1008007,
+        id="collapse_id-on-account_list",
+    ),
+    pytest.param(
+        lambda u: body(
+            audience_type="token_list",
+            token_list=TOKENS,
+            loop_param={"startDate": "2030-01-01", "endDate": "2030-01-02", "loopType": 1},
+        ),
+        1008007,
+        id="loop_param-on-token_list",
+    ),
+    pytest.param(
+        lambda u: package(u, send_time="2099-01-01 00:00:00"), 10010012, id="send_time-2099"
+    ),
+    pytest.param(lambda u: package(u, environment="prod"), 1008007, id="environment-prod"),
+]
+
+
+@pytest.mark.parametrize(("case", "code"), OUT_OF_BOUNDS)
+async def test_each_value_past_a_documented_bound_is_refused(
+    api: Api, upload_id: Callable[..., Any], case: Case, code: int
+) -> None:
+    assert_push_answer(await api.push(case(await upload_id())), 200, code)
+
+
+@pytest.mark.push
+async def test_the_bounds_themselves_are_accepted(api: Api, upload_id: Callable[..., Any]) -> None:
+    uploaded = await upload_id()
+    answer = await api.push(package(uploaded, expire_time=259200, push_speed=1000, collapse_id=7))
+    assert_accepted(answer)

@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import base64
+import hashlib
+import hmac
+import json
+import random
 import time
 from collections.abc import Callable
+from typing import Any
 
 import httpx
 import pytest
-from conftest import UPLOAD, Mock
+from conftest import AUTH, UPLOAD, Mock
 from tpns_mock.auth import sign
 from zips import accounts_zip
 
@@ -164,3 +169,77 @@ def test_a_wrong_sign_is_1008003_even_when_the_form_is_broken_too(
     response = mock.client.post(UPLOAD, content=body, headers=headers)
     assert response.status_code == 200
     assert response.json()["retCode"] in (1008001, 1008002)
+
+
+# -- naming the mistake behind a wrong Sign ------------------------------------------------------
+
+
+def _diagnosed(mock: Any, headers: dict[str, str], body: bytes) -> str:
+    response = mock.client.post(
+        "/v3/push/app", content=body, headers={**headers, "Content-Type": "application/json"}
+    )
+    assert response.status_code == 403
+    answer = response.json()
+    assert answer["ret_code"] == 1008003
+    return str(answer["err_msg"])
+
+
+@pytest.mark.parametrize("seed", range(5))
+@pytest.mark.parametrize(
+    ("mistake", "words"),
+    [
+        ("raw-digest", "the hex step is missing"),
+        ("hex-only", "the Base64 step is missing"),
+        ("no-body", "signed without the body"),
+        ("swapped", "AccessId and TimeStamp are swapped"),
+        ("no-body-raw-digest", "as sent; and it is Base64 of the raw"),
+        ("wrong-secret", "check the SecretKey"),
+    ],
+)
+def test_a_wrong_sign_names_the_likely_mistake_and_never_the_sign(
+    make_mock: Any, mistake: str, words: str, seed: int
+) -> None:
+    mock = make_mock()
+    access_id, secret = AUTH
+    rng = random.Random(seed)
+    body = json.dumps(
+        {"audience_type": "all", "message_type": "notify", "seq": rng.randrange(10**9)}
+    ).encode()
+    timestamp = str(int(time.time()) - rng.randrange(100))
+
+    def mac(message: bytes, key: str = secret) -> bytes:
+        return hmac.new(key.encode(), message, hashlib.sha256).digest()
+
+    right = mac((timestamp + access_id).encode() + body)
+    signs = {
+        "raw-digest": base64.b64encode(right).decode(),
+        "hex-only": right.hex(),
+        "no-body": base64.b64encode(mac((timestamp + access_id).encode()).hex().encode()).decode(),
+        "swapped": base64.b64encode(
+            mac((access_id + timestamp).encode() + body).hex().encode()
+        ).decode(),
+        "no-body-raw-digest": base64.b64encode(mac((timestamp + access_id).encode())).decode(),
+        "wrong-secret": base64.b64encode(
+            mac((timestamp + access_id).encode() + body, "wrong").hex().encode()
+        ).decode(),
+    }
+    headers = {"AccessId": access_id, "TimeStamp": timestamp, "Sign": signs[mistake]}
+    message = _diagnosed(mock, headers, body)
+    assert words in message, message
+    expected = base64.b64encode(right.hex().encode()).decode()
+    for secret_form in (secret, expected, right.hex(), expected[:16]):
+        assert secret_form not in message
+
+
+def test_a_millisecond_timestamp_is_named(make_mock: Any) -> None:
+    mock = make_mock()
+    stamp = str(int(time.time() * 1000))
+    headers = {"AccessId": AUTH[0], "TimeStamp": stamp, "Sign": sign(AUTH[1], stamp, AUTH[0], b"")}
+    assert "milliseconds" in _diagnosed(mock, headers, b"{}")
+
+
+def test_swapped_accessid_and_timestamp_headers_are_named(make_mock: Any) -> None:
+    mock = make_mock()
+    stamp = str(int(time.time()))
+    headers = {"AccessId": stamp, "TimeStamp": AUTH[0], "Sign": "x"}
+    assert "swapped" in _diagnosed(mock, headers, b"{}")

@@ -70,7 +70,7 @@ def test_journal_records_auth_failures_and_unknown_paths(mock: Mock) -> None:
     assert (entries[0]["path"], entries[0]["status"], entries[0]["retCode"]) == (
         "/v3/push/nowhere",
         404,
-        None,
+        1008004,
     )
     assert (entries[1]["status"], entries[1]["retCode"], entries[1]["accessId"]) == (
         403,

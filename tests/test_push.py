@@ -8,6 +8,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import replace
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +30,13 @@ from tpns_mock.settings import Settings
 from zips import accounts_zip
 
 TOKENS = ["0" * 4 + f"{i:032x}" for i in range(3)]  # 36 characters each
+
+
+def beijing(days: float = 0.0, now: float | None = None) -> str:
+    """A send_time ``days`` from now (or from ``now``), in Beijing time as TPNS reads it."""
+    zone = timezone(timedelta(hours=8))
+    when = datetime.fromtimestamp((time.time() if now is None else now) + days * 86400, zone)
+    return when.strftime("%Y-%m-%d %H:%M:%S")
 
 
 @pytest.fixture
@@ -60,10 +68,10 @@ def test_upload_then_package_push_answers_a_push_id_and_is_recorded(mock: Mock) 
     upload_id = uploaded(mock, ["alice", "bob", "carol"])
     answer = push(mock, package_push(upload_id, seq=42, account_push_type=1))
     assert answer["ret_code"] == 0, answer
-    assert answer["err_msg"] == ""
+    assert answer["err_msg"] == "NO_ERROR"
     assert answer["seq"] == 42
     assert answer["environment"] == "product"
-    assert answer["result"] == "[0]"
+    assert answer["result"] == "{}"
     assert answer["push_id"].isdigit()
 
     listed = pushes(mock)
@@ -192,8 +200,10 @@ IOS = {"ios": {"aps": {"alert": {"title": "t", "body": "b"}}}}
         (without(android(), "message.content"), "'message.content'"),
         (without(package_push(1), "upload_id"), "'upload_id'"),
         (android(audience_type="package_token_push"), "'upload_id'"),
+        (android(audience_type=None), "'audience_type'"),
+        (android(audience_type=""), "'audience_type'"),
         (android(audience_type="token"), "'token_list'"),
-        (android(audience_type="token_list"), "'token_list'"),
+        (android(audience_type="token_list", token_list=None), "'token_list'"),
         (android(audience_type="account"), "'account_list'"),
         (android(audience_type="account_list"), "'account_list'"),
         (android(audience_type="tag"), "'tag_rules'"),
@@ -210,7 +220,6 @@ def test_each_missing_field_is_1008002(mock: Mock, body: dict[str, Any], field: 
     ("body", "field"),
     [
         (android(audience_type="everyone"), "'audience_type'"),
-        (android(audience_type=None), "'audience_type'"),
         (android(message_type="alert"), "'message_type'"),
         (android(message="hello"), "'message'"),
         (android(message={"title": "t", "content": 5}), "'message.content'"),
@@ -313,7 +322,7 @@ def test_malformed_send_time_is_10010012(mock: Mock, send_time: Any) -> None:
             None,
         ),
         (
-            android(audience_type="all", message_type="message", send_time="2030-01-01 08:00:00"),
+            android(audience_type="all", message_type="message", send_time=beijing(days=30)),
             None,
         ),
     ],

@@ -46,7 +46,25 @@ def test_readme_push_flow_runs_as_printed(
     live_server: LiveServer, capsys: pytest.CaptureFixture[str]
 ) -> None:
     blocks = re.findall(r"```python\n(.*?)```", README, flags=re.S)
-    block = next(b for b in blocks if "push_package" in b)
+    block = next(b for b in blocks if "push_package" in b and "wait_for_push" not in b)
     code = block.replace("http://127.0.0.1:8080", live_server.url)
     exec(code, {"access_id": "1500000001", "secret_key": "tpns-mock-secret-key"})
     assert capsys.readouterr().out.strip().isdigit()
+
+
+def test_readme_push_lifecycle_runs_as_printed(
+    live_server: LiveServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    blocks = re.findall(r"```python\n(.*?)```", README, flags=re.S)
+    block = next(b for b in blocks if "wait_for_push" in b)
+    code = block.replace("http://127.0.0.1:8080", live_server.url)
+    exec(code, {"access_id": "1500000001", "secret_key": "tpns-mock-secret-key"})
+    assert capsys.readouterr().out.strip() == "PUSH_FINISHED"
+    record = next(b for b in shell_blocks() if "get_push_record" in b)
+    out = subprocess.run(
+        ["sh", "-c", record.replace("http://127.0.0.1:8080", live_server.url)],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    ).stdout
+    assert '"retCode":0' in out and '"status":"PUSH_FINISHED"' in out

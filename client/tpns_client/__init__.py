@@ -4,9 +4,16 @@
 (:mod:`client._core`): same requests, same parsing, same errors, same retries.
 """
 
-from tpns_client._core import REGIONS, PushResult, RetryPolicy, UploadResult
+from tpns_client._core import REGIONS, PushRecord, PushResult, RetryPolicy, UploadResult
 from tpns_client.aio import AsyncTPNSClient
-from tpns_client.errors import AuthError, PackageRefused, RateLimitError, TPNSError, TransportError
+from tpns_client.errors import (
+    AuthError,
+    PackageRefused,
+    PushWaitTimeout,
+    RateLimitError,
+    TPNSError,
+    TransportError,
+)
 from tpns_client.sync import TPNSClient
 
 __all__ = [
@@ -14,7 +21,9 @@ __all__ = [
     "AsyncTPNSClient",
     "AuthError",
     "PackageRefused",
+    "PushRecord",
     "PushResult",
+    "PushWaitTimeout",
     "RateLimitError",
     "RetryPolicy",
     "TPNSClient",

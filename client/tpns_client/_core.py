@@ -21,9 +21,22 @@ from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 
-from tpns_client.errors import AuthError, PackageRefused, RateLimitError, TPNSError, TransportError
+from tpns_client.errors import (
+    AuthError,
+    PackageRefused,
+    PushWaitTimeout,
+    RateLimitError,
+    TPNSError,
+    TransportError,
+)
 from tpns_client.protocol.codes import AUTH_FAILURE, PACKAGE_CODES, RATE_LIMITED
-from tpns_client.protocol.paths import PUSH_PATH, REGIONS, UPLOAD_PATH
+from tpns_client.protocol.paths import PUSH_PATH, PUSH_RECORD_PATH, REGIONS, UPLOAD_PATH
+from tpns_client.protocol.records import (
+    FINAL_STATES,
+    INVALID_TARGETS_KEY,
+    PUSH_FAILED,
+    PUSH_FINISHED,
+)
 from tpns_client.protocol.signing import sign_chunks
 
 CHUNK_BYTES = 256 * 1024
@@ -58,7 +71,53 @@ class PushResult:
     environment: str = ""
     result: Any = None
     ret_code: int = 0
-    err_msg: str = ""
+    err_msg: str = ""  # Tencent answers "NO_ERROR" on success
+    invalid_targets: tuple[str, ...] = ()  # Tencent's ``invalid_targe_list``
+
+
+@dataclass(frozen=True)
+class PushRecord:
+    """What became of a push (``POST /v3/statistics/get_push_record``); ``data`` holds every
+    field as answered (camelCase: ``date``, ``title``, ``uploadId``, ``targetList``, ...)."""
+
+    push_id: str
+    status: str
+    data: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def final(self) -> bool:
+        """The push will not change any more (finished, failed, canceled, ...)."""
+        return self.status in FINAL_STATES
+
+    @property
+    def finished(self) -> bool:
+        return self.status == PUSH_FINISHED
+
+    @property
+    def failed(self) -> bool:
+        return self.status == PUSH_FAILED
+
+
+@dataclass
+class PushWaiter:
+    """When to ask again while waiting for a push to reach a final state: first after
+    ``poll_s``, then twice as long each time up to ``max_poll_s`` (Tencent allows 200 record
+    calls an hour), never past the deadline."""
+
+    push_id: str
+    timeout_s: float
+    poll_s: float = 0.25
+    max_poll_s: float = 30.0
+    started: float = field(default_factory=time.monotonic)
+
+    def next_wait(self, record: PushRecord | None) -> float:
+        """Seconds to wait before the next look, or :class:`PushWaitTimeout` if time is up."""
+        remaining = self.started + self.timeout_s - time.monotonic()
+        if remaining <= 0:
+            raise PushWaitTimeout(self.push_id, record.status if record else None, self.timeout_s)
+        wait = min(self.poll_s, remaining)
+        self.poll_s = min(self.poll_s * 2, self.max_poll_s)
+        return wait
 
 
 # -- bodies -----------------------------------------------------------------------------------
@@ -299,6 +358,20 @@ class ClientCore:
         body = BytesBody(data, "application/json")
         return Call("POST", self.url(PUSH_PATH), body, self.parse_push, idempotent=False)
 
+    def push_record_call(self, push_id: str) -> Call[PushRecord | None]:
+        data = json.dumps({"pushId": str(push_id)}, separators=(",", ":")).encode()
+        body = BytesBody(data, "application/json")
+
+        def parse(status: int, content: bytes) -> PushRecord | None:
+            return self.parse_push_record(str(push_id), status, content)
+
+        return Call("POST", self.url(PUSH_RECORD_PATH), body, parse)
+
+    def push_waiter(self, push_id: str, timeout_s: float, poll_s: float) -> PushWaiter:
+        if timeout_s < 0 or poll_s <= 0:
+            raise ValueError("timeout must be 0 or more and poll_s above 0")
+        return PushWaiter(str(push_id), timeout_s, poll_s=poll_s)
+
     # -- answers ------------------------------------------------------------------------------
 
     def parse_upload(self, status: int, content: bytes) -> UploadResult:
@@ -323,7 +396,20 @@ class ClientCore:
             result=data.get("result"),
             ret_code=code,  # type: ignore[arg-type]
             err_msg=str(message),
+            invalid_targets=tuple(
+                str(t) for t in data.get(INVALID_TARGETS_KEY) or () if isinstance(t, str)
+            ),
         )
+
+    def parse_push_record(self, push_id: str, status: int, content: bytes) -> PushRecord | None:
+        """The push's record, or None when TPNS has none (yet) for that push_id."""
+        data = _answer(status, content, PUSH_RECORD_PATH)
+        _raise_for(data.get("retCode"), data.get("errMsg", ""), status, package=False)
+        records = data.get("pushRecordData")
+        for item in records if isinstance(records, list) else []:
+            if isinstance(item, dict) and str(item.get("pushId")) == push_id:
+                return PushRecord(push_id, str(item.get("status", "")), item)
+        return None
 
     def transport_error(
         self, call: Call[Any], exc: httpx.TransportError | httpx.InvalidURL

@@ -19,6 +19,7 @@ from tpns_client._core import (
     Call,
     ClientCore,
     FileFormBody,
+    PushRecord,
     PushResult,
     RetryPolicy,
     RulesName,
@@ -121,6 +122,26 @@ class AsyncTPNSClient:
             **fields,
         }
         return await self.push(payload)
+
+    async def push_record(self, push_id: str) -> PushRecord | None:
+        """The push's record (``POST /v3/statistics/get_push_record``): its ``status``
+        (PUSH_INIT, PUSH_WAIT, PUSH_STARTED, PUSH_FINISHED, PUSH_FAILED, ...) and every field
+        Tencent answers; None when there is no record of that push_id (yet)."""
+        return await self._send(self._core.push_record_call(push_id))
+
+    async def wait_for_push(
+        self, push_id: str, timeout: float = 60.0, *, poll_s: float = 0.25
+    ) -> PushRecord:
+        """Poll the push's record until it reaches a final state (PUSH_FINISHED, PUSH_FAILED,
+        ...) and return it; :class:`~tpns_client.errors.PushWaitTimeout` after ``timeout``
+        seconds. Polls back off (``poll_s``, doubling, at most 30 s): Tencent allows 200
+        record calls an hour."""
+        waiter = self._core.push_waiter(push_id, timeout, poll_s)
+        while True:
+            record = await self.push_record(push_id)
+            if record is not None and record.final:
+                return record
+            await anyio.sleep(waiter.next_wait(record))
 
     # -- I/O ----------------------------------------------------------------------------------
 

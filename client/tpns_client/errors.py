@@ -74,3 +74,20 @@ class TransportError(TPNSError):
 
     def __reduce__(self) -> tuple[object, ...]:
         return (type(self), (self.url, self.err_msg, self.kind, self.retryable))
+
+
+class PushWaitTimeout(TPNSError, TimeoutError):
+    """``wait_for_push`` gave up: the push had not reached a final state in time.
+
+    ``status`` is the last status seen (None when no record of the push was found yet).
+    """
+
+    def __init__(self, push_id: str, status: str | None, timeout_s: float) -> None:
+        self.push_id = push_id
+        self.status = status
+        self.timeout_s = timeout_s
+        seen = f"still {status}" if status else "no record of it found"
+        super().__init__(None, f"push {push_id} not done after {timeout_s:g} s ({seen})")
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return (type(self), (self.push_id, self.status, self.timeout_s))

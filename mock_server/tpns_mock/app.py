@@ -8,15 +8,18 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from tpns_mock import __version__, docs, openapi
+from tpns_mock import __version__, docs, not_emulated, openapi
+from tpns_mock.clock import Clock, SystemClock
 from tpns_mock.middleware import FaultMiddleware, JournalMiddleware
-from tpns_mock.routes import ca, control, inspect, push, upload
+from tpns_mock.routes import ca, control, inspect, push, records, upload
 from tpns_mock.settings import Settings
 from tpns_mock.store import Store
 from tpns_mock.tls import CA_FILE
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
+def create_app(settings: Settings | None = None, clock: Clock | None = None) -> FastAPI:
+    """A mock with ``settings`` (default: from the environment); ``clock`` (default: the real
+    time) decides how far each push has got, so a test can move time itself."""
     settings = Settings.from_env() if settings is None else settings
     store = Store(settings.data_dir)
     store.register_apps(sorted(settings.apps))
@@ -36,13 +39,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.store = store
+    app.state.clock = SystemClock() if clock is None else clock
     # served at /_mock/ca.pem; the CA exists once the server has prepared its TLS files
     app.state.ca_file = settings.tls_dir / CA_FILE if settings.tls and settings.tls_dir else None
     app.include_router(upload.router)
     app.include_router(inspect.router)
     app.include_router(push.router)
+    app.include_router(records.router)
     app.include_router(control.router)
     app.include_router(ca.router)
+    not_emulated.install(app)
     # the last added is the outermost: the journal also sees what a fault answered
     app.add_middleware(FaultMiddleware, store=store)
     app.add_middleware(JournalMiddleware, store=store, keep=settings.journal_size)

@@ -14,7 +14,7 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from tpns_client.protocol.signing import basic_header, finish, sign, signer
+from tpns_client.protocol.signing import SignatureCheck, basic_header, sign
 
 from tpns_mock.errors import auth_failure
 
@@ -26,23 +26,23 @@ class Caller:
     """An app whose credentials matched; with a signature, only once the body has been seen."""
 
     access_id: str
-    _hmac: hmac.HMAC | None = field(default=None, repr=False)
-    _expected: bytes = field(default=b"", repr=False)
+    _check: SignatureCheck | None = field(default=None, repr=False)
 
     @property
     def signed(self) -> bool:
-        return self._hmac is not None
+        return self._check is not None
 
     def feed_body(self, chunk: bytes) -> None:
-        if self._hmac is not None:
-            self._hmac.update(chunk)
+        if self._check is not None:
+            self._check.feed(chunk)
 
     def verify_body(self) -> None:
-        if self._hmac is None:
+        """1008003 naming the likely mistake (never the expected Sign) unless the Sign fits."""
+        if self._check is None:
             return
-        actual = finish(self._hmac).encode()
-        if not hmac.compare_digest(actual, self._expected):
-            raise auth_failure("Sign does not match TimeStamp + AccessId + body for this AccessId")
+        mistake = self._check.mistake()
+        if mistake is not None:
+            raise auth_failure(mistake)
 
 
 def authenticate(
@@ -94,13 +94,25 @@ def _signed(
         raise auth_failure(f"signature auth needs the {', '.join(missing)} header(s)")
     secret = apps.get(access_id)
     if secret is None:
+        if timestamp in apps and _digits(access_id):
+            raise auth_failure(
+                "the AccessId and TimeStamp headers are swapped: AccessId carries the app's id, "
+                "TimeStamp the unix time in seconds"
+            )
         raise auth_failure("AccessId is not a known app")
-    if not (timestamp.isascii() and timestamp.isdigit() and len(timestamp) <= 12):
+    if not (_digits(timestamp) and len(timestamp) <= 12):
+        if _digits(timestamp) and len(timestamp) == 13 and abs(now - int(timestamp) / 1000) < 86400:
+            raise auth_failure(
+                "TimeStamp is in milliseconds (13 digits); send unix time in seconds (10 digits)"
+            )
         raise auth_failure("TimeStamp must be unix seconds")
     drift = abs(now - int(timestamp))
     if drift > window_s:
         raise auth_failure(
             f"TimeStamp is {drift:.0f} s from the server clock; at most {window_s} s is allowed"
         )
-    mac = signer(secret, timestamp, access_id)
-    return Caller(access_id, mac, given.encode())
+    return Caller(access_id, SignatureCheck(secret, timestamp, access_id, given))
+
+
+def _digits(text: str) -> bool:
+    return text.isascii() and text.isdigit()

@@ -2,7 +2,8 @@
 
 A fault makes the mock fail the way Tencent fails, so an app's tests can prove their retry and
 timeout logic: answer a TPNS error code (``error``), close the connection without an answer
-(``drop``), or only be slow and then answer normally (``delay``). Arming, matching and counting
+(``drop``), or only be slow and then answer normally (``delay``); or accept a push whose record
+then ends ``PUSH_FAILED`` (``fail``). Arming, matching and counting
 live in the store (so faults work across worker processes); answering lives in the middleware.
 Every mistake in a fault body is a :class:`FaultSpecError` naming the field, answered as 422.
 """
@@ -15,7 +16,9 @@ from typing import Any
 from tpns_mock.errors import AUTH_FAILURE, MEANINGS
 from tpns_mock.values import has_lone_surrogate, is_int
 
-ACTIONS = ("error", "drop", "delay")
+ACTIONS = ("error", "drop", "delay", "fail")
+# "fail": the push is accepted as usual, and its record ends PUSH_FAILED instead of finished
+FAIL_PATH = "/v3/push/app"
 MAX_DELAY_MS = 600_000
 MAX_TIMES = 2**31 - 1
 MAX_PATH_CHARS = 1000
@@ -122,6 +125,10 @@ def parse_fault(data: Any) -> FaultSpec:
                 raise FaultSpecError(f"{name!r} has no effect with action {action!r}; leave it out")
         if action == "delay" and delay_ms == 0:
             raise FaultSpecError("action 'delay' needs 'delayMs' above 0")
+        if action == "fail" and path != FAIL_PATH:
+            raise FaultSpecError(
+                f"action 'fail' makes an accepted push end PUSH_FAILED; its path is {FAIL_PATH}"
+            )
         http_status = None
 
     times = data.get("times", 1)

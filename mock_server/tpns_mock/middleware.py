@@ -168,7 +168,7 @@ class FaultMiddleware:
             await self.app(scope, receive, send)
             return
         fault = await anyio.to_thread.run_sync(
-            self.store.take_fault, scope["path"], scope["method"], _fires
+            self.store.take_fault, scope["path"], scope["method"], fires
         )
         if fault is None:
             await self.app(scope, receive, send)
@@ -192,8 +192,14 @@ class FaultMiddleware:
             await response(scope, receive, send)
 
 
-def _fires(fault: Fault) -> bool:
-    probability = float(json.loads(fault.spec)["probability"])
+def fires(fault: Fault, action: str | None = None) -> bool:
+    """Whether ``fault`` fires for one matching request: by its probability, and, when
+    ``action`` is given, only if it is that action's fault. Without ``action``, a ``fail``
+    fault never fires here: the push route takes it once the push is accepted."""
+    spec = json.loads(fault.spec)
+    if (spec["action"] == "fail") != (action == "fail"):
+        return False
+    probability = float(spec["probability"])
     return probability >= 1.0 or random.random() < probability
 
 

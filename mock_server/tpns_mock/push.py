@@ -12,9 +12,10 @@ Sources and choices are in docs/fidelity.md.
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -42,12 +43,22 @@ AUDIENCES = frozenset(
 RATE_LIMITED_AUDIENCES = frozenset({"all", "tag", *PACKAGE_AUDIENCES})
 MESSAGE_TYPES = frozenset({"notify", "message"})
 ENVIRONMENTS = frozenset({"product", "dev"})
-PLATFORMS = frozenset({"android", "ios"})
+# "all" is the Java SDK's default (and an older document's value for both platforms): like an
+# absent platform, the message's shape then says which platform is meant
+PLATFORMS = frozenset({"android", "ios", "all"})
 TAG_OPS = frozenset({"AND", "OR"})
 MAX_LIST_ITEMS = 1000
 MAX_BODY_BYTES = 1024 * 1024
 SEND_TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
+# send_time is Beijing time, the zone of Tencent's service and its documents
+SEND_TIME_ZONE = timezone(timedelta(hours=8), "UTC+8")
 DEFAULT_ENVIRONMENT = "product"
+# the bounds of the push document (548/39064)
+MAX_SEND_AHEAD_S = 90 * 86400
+MAX_EXPIRE_TIME_S = 259200
+PUSH_SPEED_RANGE = (1000, 50000)
+# full, tag and package pushes: the ones that may be scheduled, looped and collapsed
+BROAD_AUDIENCES = frozenset({"all", "tag", *PACKAGE_AUDIENCES})
 
 
 @dataclass(frozen=True)
@@ -62,6 +73,11 @@ class PushRequest:
     upload_id: int | None  # for the package audiences
     target_count: int | None  # accounts/tokens listed in the body, for the list audiences
     body: Mapping[str, Any]
+    send_at: float | None = None  # unix time of a send_time that schedules the push
+
+    def scheduled(self, now: float) -> bool:
+        """Whether the push waits (PUSH_WAIT) for a send_time still ahead of ``now``."""
+        return self.send_at is not None and self.send_at > now
 
     @property
     def rate_limited(self) -> bool:
@@ -80,14 +96,14 @@ def _refuse_constant(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
 
 
-def parse_body(raw: bytes) -> dict[str, Any]:
+def parse_body(raw: bytes, what: str = "the push") -> dict[str, Any]:
     """The body as a JSON object, or 1008001 saying why it is not one."""
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise TPNSError(PARAM_PARSE_ERROR, f"the body is not UTF-8 (byte {exc.start})") from None
     if not text.strip():
-        raise TPNSError(PARAM_PARSE_ERROR, "the body is empty: send the push as a JSON object")
+        raise TPNSError(PARAM_PARSE_ERROR, f"the body is empty: send {what} as a JSON object")
     try:
         body = json.loads(text, parse_constant=_refuse_constant)
     except json.JSONDecodeError as exc:
@@ -171,16 +187,80 @@ def _check_message(body: Mapping[str, Any], platform: str) -> None:
 
 
 def _platform_of(body: Mapping[str, Any]) -> str:
-    """``platform`` if sent; else iOS when the message carries an ``ios`` object."""
+    """``platform`` if sent; else iOS when the message carries an ``ios`` object and no
+    ``content`` (an empty one, as the PHP SDK sends by default, counts as none)."""
     if "platform" in body:
         platform = body["platform"]
-        if platform not in PLATFORMS:
+        if not isinstance(platform, str) or platform not in PLATFORMS:
             raise _invalid("platform", f"must be 'android' or 'ios', not {platform!r}")
-        return str(platform)
+        if platform != "all":
+            return platform
     message = body.get("message")
-    if isinstance(message, dict) and "ios" in message and "content" not in message:
+    if (
+        isinstance(message, dict)
+        and message.get("ios") is not None
+        and is_zero(message.get("content"))
+    ):
         return "ios"
     return "android"
+
+
+def is_zero(value: Any) -> bool:
+    """A client's zero value, which Tencent's SDKs send for a field they were not given:
+    ``null``, ``false``, ``""`` or ``0``."""
+    if value is None or value is False:
+        return True
+    if isinstance(value, str):
+        return value == ""
+    return is_int(value) and value == 0
+
+
+def given_fields(body: Mapping[str, Any]) -> dict[str, Any]:
+    """The body's top-level fields without the zero values that mean "not given".
+
+    Go's encoder writes every field without ``omitempty`` and PHP's every property, so an
+    SDK's push carries ``"platform": ""``, ``"upload_id": 0``, ``"tag_rules": null`` and the
+    like; Tencent takes those as absent. A package push's ``upload_id`` is kept even when 0,
+    so it is refused as an id no upload can have rather than as missing.
+    """
+    given = {k: v for k, v in body.items() if not is_zero(v)}
+    audience = body.get("audience_type")
+    upload_id = body.get("upload_id")
+    if isinstance(audience, str) and audience in PACKAGE_AUDIENCES and is_int(upload_id):
+        given["upload_id"] = upload_id
+    return given
+
+
+def _send_at(send_time: Any) -> float:
+    """The unix time of a ``send_time`` string, or 10010012 naming the format."""
+    try:
+        when = datetime.strptime(send_time, SEND_TIME_FORMAT)
+    except (TypeError, ValueError):
+        raise TPNSError(
+            ILLEGAL_SEND_TIME, f"'send_time' must read 'YYYY-MM-DD HH:MM:SS', not {send_time!r}"
+        ) from None
+    return when.replace(tzinfo=SEND_TIME_ZONE).timestamp()
+
+
+def _check_bounds(body: Mapping[str, Any], audience: str) -> None:
+    """The push document's bounds on optional fields (each only when given)."""
+    if "expire_time" in body and body["expire_time"] > MAX_EXPIRE_TIME_S:
+        raise _invalid(
+            "expire_time",
+            f"must be at most {MAX_EXPIRE_TIME_S} s (3 days), not {body['expire_time']}",
+        )
+    if "push_speed" in body:
+        speed = body["push_speed"]
+        low, high = PUSH_SPEED_RANGE
+        if not is_int(speed) or not low <= speed <= high:
+            raise _invalid("push_speed", f"must be an integer from {low} to {high}, not {speed!r}")
+    for name in ("loop_param", "collapse_id"):
+        if name in body and audience not in BROAD_AUDIENCES:
+            raise _invalid(name, f"is only for full, tag and package pushes, not {audience!r}")
+    if "collapse_id" in body and (not is_int(body["collapse_id"]) or body["collapse_id"] < 0):
+        raise _invalid("collapse_id", "must be a non-negative integer")
+    if "loop_param" in body and not isinstance(body["loop_param"], dict):
+        raise _invalid("loop_param", "must be a JSON object")
 
 
 def _optional_int(
@@ -195,23 +275,28 @@ def _optional_int(
         raise _invalid(name, f"must be one of {sorted(allowed)}, not {value}")
 
 
-def check_push(body: Mapping[str, Any]) -> PushRequest:
-    """Check a parsed push body against the rules, in the order a reader would fix them."""
+def check_push(sent: Mapping[str, Any], now: float | None = None) -> PushRequest:
+    """Check a parsed push body against the rules, in the order a reader would fix them.
+
+    ``now`` (unix time) is when the push arrives, for the ``send_time`` bound.
+    """
+    now = time.time() if now is None else now
+    body = given_fields(sent)
     if "audience_type" not in body:
         raise _missing("audience_type")
     audience = body["audience_type"]
-    if audience not in AUDIENCES:
+    if not isinstance(audience, str) or audience not in AUDIENCES:
         raise _invalid("audience_type", f"must be one of {sorted(AUDIENCES)}, not {audience!r}")
     if "message_type" not in body:
         raise _missing("message_type")
     message_type = body["message_type"]
-    if message_type not in MESSAGE_TYPES:
+    if not isinstance(message_type, str) or message_type not in MESSAGE_TYPES:
         raise _invalid("message_type", f"must be 'notify' or 'message', not {message_type!r}")
     platform = _platform_of(body)
     _check_message(body, platform)
     if "environment" in body:
         environment = body["environment"]
-        if environment not in ENVIRONMENTS:
+        if not isinstance(environment, str) or environment not in ENVIRONMENTS:
             raise _invalid("environment", f"must be 'product' or 'dev', not {environment!r}")
     elif platform == "ios":
         raise _missing("environment", " for an iOS push ('product' or 'dev')")
@@ -238,15 +323,18 @@ def check_push(body: Mapping[str, Any]) -> PushRequest:
     _optional_int(body, "account_push_type", frozenset({0, 1}))
     _optional_int(body, "account_type")
     _optional_int(body, "expire_time")
+    _check_bounds(body, audience)
+    send_at: float | None = None
     if "send_time" in body:
-        send_time = body["send_time"]
-        try:
-            datetime.strptime(send_time, SEND_TIME_FORMAT)
-        except (TypeError, ValueError):
-            raise TPNSError(
-                ILLEGAL_SEND_TIME, f"'send_time' must read 'YYYY-MM-DD HH:MM:SS', not {send_time!r}"
-            ) from None
-    unencodable = first_lone_surrogate(body, "")
+        when = _send_at(body["send_time"])
+        if audience in BROAD_AUDIENCES:
+            if when - now > MAX_SEND_AHEAD_S:
+                raise TPNSError(
+                    ILLEGAL_SEND_TIME,
+                    f"'send_time' {body['send_time']!r} (Beijing time) is more than 90 days ahead",
+                )
+            send_at = when
+    unencodable = first_lone_surrogate(sent, "")
     if unencodable is not None:
         raise _invalid(
             unencodable, "holds a lone UTF-16 surrogate (a \\ud800-\\udfff escape without its pair)"
@@ -259,7 +347,8 @@ def check_push(body: Mapping[str, Any]) -> PushRequest:
         seq=seq_of(body),
         upload_id=upload_id,
         target_count=target_count,
-        body=body,
+        body=sent,
+        send_at=send_at,
     )
 
 

@@ -91,6 +91,7 @@ class Settings:
     body_deadline_s: float = declare(600.0, None, "TPNS_MOCK_BODY_DEADLINE", "seconds for a whole body, however steadily it trickles in", low=0.001)  # noqa: E501
     push_rate_limit: bool = declare(True, "--no-rate-limit", "TPNS_MOCK_RATE_LIMIT", "at most one full, tag or package push per interval per app (`--no-rate-limit` lifts it)")  # noqa: E501
     push_interval_s: float = declare(1.0, None, "TPNS_MOCK_PUSH_INTERVAL", "seconds the rate limit spaces full, tag and package pushes of one app", low=0)  # noqa: E501
+    push_duration_s: float = declare(1.0, "--push-duration", "TPNS_MOCK_PUSH_DURATION", "seconds an accepted push takes from `PUSH_INIT` to `PUSH_FINISHED` in its record", low=0, high=86400)  # noqa: E501
     journal_size: int = declare(1000, "--journal-size", "TPNS_MOCK_JOURNAL_SIZE", "newest requests kept in `/_mock/requests`; 0 turns the journal off", low=0)  # noqa: E501
     workers: int = declare(1, "--workers", "TPNS_MOCK_WORKERS", "server processes sharing the data dir (one sequence of uploadIds, any worker shows any upload)", low=1)  # noqa: E501
     log_level: str = declare("info", "--log-level", "TPNS_MOCK_LOG_LEVEL", "uvicorn's log level: critical, error, warning, info, debug")  # noqa: E501

@@ -80,7 +80,20 @@ CREATE TABLE IF NOT EXISTS throttle (
     key TEXT PRIMARY KEY,
     last_at REAL NOT NULL
 );
+CREATE TABLE IF NOT EXISTS call_windows (
+    key TEXT PRIMARY KEY,
+    window_start REAL NOT NULL,
+    calls INTEGER NOT NULL
+);
 """
+# columns added to ``pushes`` after its first release: added to an older data dir on open
+# (a push recorded before has no start_at and counts as finished)
+_PUSH_LIFECYCLE_COLUMNS = {
+    "start_at": "REAL",  # unix time the push starts sending: when made, or its send_time
+    "scheduled": "INTEGER NOT NULL DEFAULT 0",  # made with a send_time still ahead
+    "duration_s": "REAL NOT NULL DEFAULT 0",  # from start to a final state
+    "failed": "INTEGER NOT NULL DEFAULT 0",  # a fault made it end PUSH_FAILED
+}
 
 
 @dataclass(frozen=True)
@@ -128,6 +141,10 @@ class Push:
     target_count: int | None
     body: str
     created_at: str
+    start_at: float | None = None
+    scheduled: int = 0
+    duration_s: float = 0.0
+    failed: int = 0
 
     @property
     def push_id(self) -> str:
@@ -149,6 +166,11 @@ class Push:
             "request": json.loads(self.body),
             "createdAt": self.created_at,
         }
+
+    @property
+    def request(self) -> dict[str, Any]:
+        body = json.loads(self.body)
+        return body if isinstance(body, dict) else {}
 
 
 @dataclass(frozen=True)
@@ -209,9 +231,19 @@ class Store:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.executescript(_SCHEMA)
+        self._migrate()
         self._recover()
 
     # -- lifecycle --------------------------------------------------------------------------
+
+    def _migrate(self) -> None:
+        """Add the columns a data dir made by an older version lacks."""
+        with self._lock:
+            have = {row[1] for row in self._db.execute("PRAGMA table_info(pushes)")}
+            for name, kind in _PUSH_LIFECYCLE_COLUMNS.items():
+                if name not in have:
+                    with contextlib.suppress(sqlite3.OperationalError):  # another worker won
+                        self._db.execute(f"ALTER TABLE pushes ADD COLUMN {name} {kind}")
 
     def _recover(self) -> None:
         """Remove what an interrupted upload may have left: temp files, unreferenced packages."""
@@ -383,7 +415,7 @@ class Store:
             # its file in place before its row, and must keep it
             names = [r[0] for r in db.execute("SELECT stored_name FROM uploads")]
             db.execute("DELETE FROM uploads")
-            for table in ("pushes", "requests", "faults", "throttle"):
+            for table in ("pushes", "requests", "faults", "throttle", "call_windows"):
                 db.execute(f"DELETE FROM {table}")
         for name in names:
             (self.packages_dir / name).unlink(missing_ok=True)
@@ -405,6 +437,10 @@ class Store:
         slot: str | None = None,
         interval_s: float = 0.0,
         now: float | None = None,
+        start_at: float | None = None,
+        scheduled: bool = False,
+        duration_s: float = 0.0,
+        failed: bool = False,
     ) -> Push:
         """Record a push; with ``slot``, first claim that rate-limit slot, free once
         ``interval_s`` has passed since its last claim.
@@ -420,8 +456,9 @@ class Store:
                     raise SlotTaken(wait)
             cursor = db.execute(
                 "INSERT INTO pushes (access_id, audience_type, message_type, platform,"
-                " environment, seq, upload_id, target_count, body, created_at)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " environment, seq, upload_id, target_count, body, created_at, start_at,"
+                " scheduled, duration_s, failed)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     access_id,
                     audience_type,
@@ -433,10 +470,19 @@ class Store:
                     target_count,
                     body,
                     _now(),
+                    start_at,
+                    int(scheduled),
+                    duration_s,
+                    int(failed),
                 ),
             )
             row = db.execute("SELECT * FROM pushes WHERE id = ?", (cursor.lastrowid,)).fetchone()
         return Push(**row)
+
+    def mark_push_failed(self, push_id: int) -> None:
+        """Make a push's record end PUSH_FAILED (a fault said so)."""
+        with self._transaction() as db:
+            db.execute("UPDATE pushes SET failed = 1 WHERE id = ?", (push_id,))
 
     def get_push(self, push_id: int) -> Push | None:
         with self._lock:
@@ -453,6 +499,37 @@ class Store:
                 (access_id, limit, offset),
             ).fetchall()
         return [Push(**row) for row in rows]
+
+    def pushes_started_between(self, access_id: str, start: float, end: float) -> list[Push]:
+        """An app's pushes whose start time lies in ``[start, end)``, newest first."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT * FROM pushes WHERE access_id = ? AND start_at >= ? AND start_at < ?"
+                " ORDER BY id DESC",
+                (access_id, start, end),
+            ).fetchall()
+        return [Push(**row) for row in rows]
+
+    def take_call(self, key: str, limit: int, window_s: float, now: float) -> float:
+        """Count one call against ``key``'s budget of ``limit`` per ``window_s`` (a fixed window
+        from its first call): 0.0 if allowed, else seconds until the window ends. Atomic across
+        worker processes."""
+        with self._transaction() as db:
+            row = db.execute(
+                "SELECT window_start, calls FROM call_windows WHERE key = ?", (key,)
+            ).fetchone()
+            if row is None or now - row[0] >= window_s or now < row[0]:
+                db.execute(
+                    "INSERT INTO call_windows (key, window_start, calls) VALUES (?, ?, 1)"
+                    " ON CONFLICT(key) DO UPDATE SET window_start = excluded.window_start,"
+                    " calls = 1",
+                    (key, now),
+                )
+                return 0.0
+            if row[1] >= limit:
+                return float(window_s - (now - row[0]))
+            db.execute("UPDATE call_windows SET calls = calls + 1 WHERE key = ?", (key,))
+            return 0.0
 
     def count_pushes(self, access_id: str | None = None) -> int:
         with self._lock:

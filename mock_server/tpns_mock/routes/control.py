@@ -17,8 +17,9 @@ from starlette.requests import ClientDisconnect
 
 from tpns_mock.body import BodyTimeout, BodyTooLong, read_bounded
 from tpns_mock.faults import MAX_BODY_BYTES, FaultSpecError, parse_fault
+from tpns_mock.lifecycle import status_at
 from tpns_mock.routes.inspect import NOT_FOUND_RESPONSE, not_found, storable_id
-from tpns_mock.store import Store
+from tpns_mock.store import Push, Store
 
 router = APIRouter(prefix="/_mock", tags=["mock test control"])
 
@@ -30,6 +31,11 @@ def _store(request: Request) -> Store:
 # -- pushes ------------------------------------------------------------------------------------
 
 
+def _shown(request: Request, push: Push) -> dict[str, Any]:
+    """A push as listed, with its ``status`` now (PUSH_INIT ... PUSH_FINISHED)."""
+    return {**push.public(), "status": status_at(push, request.app.state.clock.now())}
+
+
 @router.get("/pushes", summary="Accepted pushes, newest first")
 def list_pushes(
     request: Request,
@@ -39,7 +45,7 @@ def list_pushes(
 ) -> dict[str, Any]:
     store = _store(request)
     pushes = store.list_pushes(limit=limit, offset=offset, access_id=access_id)
-    return {"total": store.count_pushes(access_id), "pushes": [p.public() for p in pushes]}
+    return {"total": store.count_pushes(access_id), "pushes": [_shown(request, p) for p in pushes]}
 
 
 @router.get(
@@ -57,7 +63,7 @@ def get_push(request: Request, push_id: str) -> Any:
         return not_found(f"push {push_id}")
     upload = store.get_upload(push.upload_id) if push.upload_id is not None else None
     return {
-        **push.public(),
+        **_shown(request, push),
         "upload": upload.public() if upload else None,
         "accountCount": upload.account_count if upload else push.target_count,
     }

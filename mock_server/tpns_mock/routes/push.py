@@ -10,6 +10,7 @@ fixed structure never meets a missing field.
 
 from __future__ import annotations
 
+import functools
 import json
 from typing import Any
 
@@ -17,11 +18,14 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect
+from tpns_client.protocol.paths import PUSH_PATH
+from tpns_client.protocol.records import INVALID_TARGETS_KEY, PUSH_SUCCESS_EXTRA
 
 from tpns_mock.auth import Caller, authenticate
 from tpns_mock.body import BodyTimeout, timed_chunks
+from tpns_mock.clock import Clock
 from tpns_mock.errors import INVALID_PARAM, PARAM_PARSE_ERROR, TPNSError
-from tpns_mock.middleware import STATE_ACCESS_ID
+from tpns_mock.middleware import STATE_ACCESS_ID, STATE_FAULT_ID, fires
 from tpns_mock.push import (
     MAX_BODY_BYTES,
     check_push,
@@ -35,8 +39,14 @@ from tpns_mock.store import SlotTaken, Store
 
 router = APIRouter()
 
-PUSH_PATH = "/v3/push/app"
-SUCCESS_RESULT = "[0]"  # as in Tencent's documented example answer
+SUCCESS_EXAMPLE = {
+    "seq": 0,
+    "push_id": "1",
+    "ret_code": 0,
+    "environment": "product",
+    **PUSH_SUCCESS_EXTRA,
+    INVALID_TARGETS_KEY: [],
+}
 
 PUSH_OPENAPI = {
     "requestBody": {
@@ -55,18 +65,7 @@ PUSH_OPENAPI = {
     "responses": {
         "200": {
             "description": "ret_code 0 with the push_id, or a business error (1008002, ...)",
-            "content": {
-                "application/json": {
-                    "example": {
-                        "seq": 0,
-                        "push_id": "1",
-                        "ret_code": 0,
-                        "environment": "product",
-                        "err_msg": "",
-                        "result": SUCCESS_RESULT,
-                    }
-                }
-            },
+            "content": {"application/json": {"example": SUCCESS_EXAMPLE}},
         },
         "403": {"description": "auth failure (ret_code 1008003)"},
         "408": {"description": "the body stalled or outlasted the body deadline (1008001)"},
@@ -95,7 +94,21 @@ def push_answer(
     return JSONResponse(body, status_code=http_status)
 
 
-async def _read_body(request: Request, caller: Caller, settings: Settings) -> bytes:
+def accepted_answer(seq: int, push_id: str, environment: str) -> JSONResponse:
+    """The success answer as Tencent sends it: besides the four keys every answer has,
+    ``err_msg`` "NO_ERROR", ``err_msg_zh``, ``result`` "{}" and ``invalid_targe_list``."""
+    body: dict[str, Any] = {
+        "seq": seq,
+        "push_id": push_id,
+        "ret_code": 0,
+        "environment": environment,
+        **PUSH_SUCCESS_EXTRA,
+        INVALID_TARGETS_KEY: [],
+    }
+    return JSONResponse(body)
+
+
+async def read_body(request: Request, caller: Caller, settings: Settings) -> bytes:
     """The body, refused once it passes MAX_BODY_BYTES, stalls, or outlasts the deadline."""
     chunks: list[bytes] = []
     size = 0
@@ -127,16 +140,18 @@ async def _read_body(request: Request, caller: Caller, settings: Settings) -> by
 async def push_app(request: Request) -> JSONResponse:
     settings: Settings = request.app.state.settings
     store: Store = request.app.state.store
+    clock: Clock = request.app.state.clock
     seq = 0
     environment = ""
     try:
         caller = authenticate(request.headers, settings.apps, settings.timestamp_window_s)
-        raw = await _read_body(request, caller, settings)
+        raw = await read_body(request, caller, settings)
         caller.verify_body()
         setattr(request.state, STATE_ACCESS_ID, caller.access_id)
         body = parse_body(raw)
         seq = seq_of(body)
-        push = check_push(body)
+        now = clock.now()
+        push = check_push(body, now)
         environment = push.environment
         if push.upload_id is not None:
             upload = await run_in_threadpool(store.get_upload, push.upload_id)
@@ -145,6 +160,7 @@ async def push_app(request: Request) -> JSONResponse:
             )
         limited = settings.push_rate_limit and push.rate_limited
         stored_body = json.dumps(push.body, ensure_ascii=False)
+        scheduled = push.scheduled(now)
         try:
             record = await run_in_threadpool(
                 lambda: store.add_push(
@@ -159,10 +175,22 @@ async def push_app(request: Request) -> JSONResponse:
                     body=stored_body,
                     slot=f"push:{caller.access_id}" if limited else None,
                     interval_s=settings.push_interval_s,
+                    now=now,
+                    start_at=push.send_at if scheduled else now,
+                    scheduled=scheduled,
+                    duration_s=settings.push_duration_s,
                 )
             )
         except SlotTaken as taken:
             raise rate_limited(taken.wait_s, settings.push_interval_s) from None
+        # a 'fail' fault is taken only by a push that was stored, so a refused one never
+        # uses it up; the answer is sent after, so no client sees the push before it is marked
+        fail = await run_in_threadpool(
+            store.take_fault, PUSH_PATH, "POST", functools.partial(fires, action="fail")
+        )
+        if fail is not None:
+            setattr(request.state, STATE_FAULT_ID, fail.id)
+            await run_in_threadpool(store.mark_push_failed, record.id)
     except TPNSError as error:
         return push_answer(
             error.code,
@@ -173,11 +201,4 @@ async def push_app(request: Request) -> JSONResponse:
         )
     except ClientDisconnect:
         return push_answer(PARAM_PARSE_ERROR, "the client disconnected before the body was read")
-    return push_answer(
-        0,
-        "",
-        seq=push.seq,
-        push_id=record.push_id,
-        environment=push.environment,
-        result=SUCCESS_RESULT,
-    )
+    return accepted_answer(push.seq, record.push_id, push.environment)
