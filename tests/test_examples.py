@@ -135,9 +135,11 @@ def toolchain_or_skip(example: Example) -> None:
 def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, LiveServer]]:
     """One plain and one HTTPS mock, both without the push rate limit (runs follow closely)."""
     base = tmp_path_factory.mktemp("examples")
-    plain = start_server(base / "plain", "--no-rate-limit")
+    # a push finishes 0.5 s after it is accepted: each example sees it unfinished, then waits
+    options = ("--no-rate-limit", "--push-duration", "0.5")
+    plain = start_server(base / "plain", *options)
     try:
-        secure = start_server(base / "tls", "--no-rate-limit", "--tls")
+        secure = start_server(base / "tls", *options, "--tls")
         try:
             yield {"http": plain, "https": secure}
         finally:
@@ -189,22 +191,28 @@ def client_for(server: LiveServer) -> httpx.Client:
     return httpx.Client(base_url=server.url, verify=verify, timeout=30)
 
 
+RECORD = "/v3/statistics/get_push_record"
+
+
 def check_run(
     server: LiveServer, done: subprocess.CompletedProcess[str], accounts: list[str]
 ) -> None:
-    """The run succeeded, its ids are the store's, and the journal shows two signed calls."""
+    """The run succeeded, its ids are the store's, it waited for PUSH_FINISHED, and the journal
+    shows its calls, each signed: the upload, the push, then the push's record until final."""
     assert done.returncode == 0, done.stdout + done.stderr
     assert AUTH[1] not in done.stdout + done.stderr
     upload_id, push_id = printed_ids(done.stdout)
+    assert re.search(r"^status=PUSH_FINISHED$", done.stdout, re.M), done.stdout
     with client_for(server) as mock:
         assert mock.get(f"/_mock/uploads/{upload_id}/accounts").text == "".join(
             f"{a}\n" for a in accounts
         )
         push = mock.get(f"/_mock/pushes/{push_id}").json()
         assert push["uploadId"] == upload_id, push
-        journal = mock.get("/_mock/requests", params={"limit": 10}).json()["requests"]
-    paths = [entry["path"] for entry in journal]
-    assert paths == ["/v3/push/app", "/v3/push/package/upload"], paths
+        journal = mock.get("/_mock/requests", params={"limit": 50}).json()["requests"]
+    paths = [entry["path"] for entry in journal]  # newest first
+    assert paths[-2:] == ["/v3/push/app", "/v3/push/package/upload"], paths
+    assert paths[:-2] and set(paths[:-2]) == {RECORD}, paths
     for entry in journal:
         headers = entry["headers"]
         assert (entry["status"], entry["retCode"], entry["accessId"]) == (200, 0, AUTH[0]), entry
@@ -217,6 +225,7 @@ def fresh(servers: dict[str, LiveServer]) -> dict[str, LiveServer]:
     for server in servers.values():
         with client_for(server) as mock:
             mock.delete("/_mock/requests")
+            mock.delete("/_mock/faults")
     return servers
 
 
@@ -257,8 +266,9 @@ def test_example_over_https_trusts_the_mock_ca_as_readme_says(
     done = run_example(example, server.url, zip_path, tmp_path, ca=ca)
     check_run(server, done, accounts)
     with client_for(server) as mock:
-        upload_entry = mock.get("/_mock/requests", params={"limit": 1, "offset": 1}).json()
-    entry = upload_entry["requests"][0]
+        journal = mock.get("/_mock/requests", params={"limit": 50}).json()["requests"]
+    entry = journal[-1]  # the upload
+    assert entry["path"] == "/v3/push/package/upload"
     assert (entry["scheme"], entry["host"]) == ("https", server.url.removeprefix("https://"))
 
 
@@ -291,3 +301,23 @@ def test_a_wrong_secret_is_reported_without_the_secret(
         ran += 1
     if not ran:
         pytest.skip("no example toolchain installed")
+
+
+@pytest.mark.parametrize("name", list(EXAMPLES_BY_NAME))
+def test_a_push_that_fails_is_reported_with_exit_1(
+    name: str, fresh: dict[str, LiveServer], tmp_path: Path
+) -> None:
+    """The wait ends at any final state; only PUSH_FINISHED is success."""
+    example = EXAMPLES_BY_NAME[name]
+    toolchain_or_skip(example)
+    server = fresh["http"]
+    armed = httpx.post(
+        f"{server.url}/_mock/faults", json={"path": "/v3/push/app", "action": "fail"}
+    )
+    assert armed.status_code == 201, armed.text
+    zip_path, _ = unique_package(tmp_path)
+    done = run_example(example, server.url, zip_path, tmp_path)
+    assert done.returncode == 1, done.stdout + done.stderr
+    _, push_id = printed_ids(done.stdout)
+    assert re.search(r"^status=PUSH_FAILED$", done.stdout, re.M), done.stdout
+    assert httpx.get(f"{server.url}/_mock/pushes/{push_id}").json()["status"] == "PUSH_FAILED"

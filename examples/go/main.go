@@ -5,8 +5,9 @@
 //	TPNS_SECRET_KEY=tpns-mock-secret-key go run examples/go/main.go accounts.zip
 //
 // The Sign covers the exact body bytes, so the multipart form is written into a buffer first
-// (mime/multipart), signed, and then sent as those bytes. For HTTPS with the mock's CA, set
-// SSL_CERT_FILE to its ca.pem.
+// (mime/multipart), signed, and then sent as those bytes. It then waits for the push's record
+// to reach PUSH_FINISHED (TPNS_PUSH_WAIT_SECONDS, default 600; 0 skips the wait). For HTTPS with
+// the mock's CA, set SSL_CERT_FILE to its ca.pem.
 package main
 
 import (
@@ -129,6 +130,48 @@ func (c *client) pushToPackage(uploadID int64) (string, error) {
 	return answer.PushID, nil
 }
 
+type recordAnswer struct {
+	RetCode        *int   `json:"retCode"`
+	ErrMsg         string `json:"errMsg"`
+	PushRecordData []struct {
+		Status string `json:"status"`
+	} `json:"pushRecordData"`
+}
+
+// the states a push record ends in
+var finalStates = map[string]bool{
+	"PUSH_FINISHED": true, "PUSH_FAILED": true, "PUSH_CANCELED": true, "PUSH_DELETED": true,
+}
+
+// waitForPush asks for the push's record until it reaches a final state (PUSH_FINISHED, ...).
+// The pause doubles up to 10 s: Tencent allows 200 record calls per hour per app.
+func (c *client) waitForPush(pushID string, timeout time.Duration) (string, error) {
+	deadline := time.Now().Add(timeout)
+	pause, status := time.Second, "no record yet"
+	for {
+		var answer recordAnswer
+		if err := c.postJSON("/v3/statistics/get_push_record", map[string]any{"pushId": pushID}, &answer); err != nil {
+			return "", err
+		}
+		if answer.RetCode == nil || *answer.RetCode != 0 {
+			return "", fmt.Errorf("push record refused: retCode %s: %s", code(answer.RetCode), answer.ErrMsg)
+		}
+		if len(answer.PushRecordData) > 0 {
+			status = answer.PushRecordData[0].Status
+			if finalStates[status] {
+				return status, nil
+			}
+		}
+		if time.Now().Add(pause).After(deadline) {
+			return "", fmt.Errorf("push %s not finished within %s (%s)", pushID, timeout, status)
+		}
+		time.Sleep(pause)
+		if pause < 10*time.Second {
+			pause *= 2
+		}
+	}
+}
+
 func code(c *int) string {
 	if c == nil {
 		return "(none)"
@@ -166,4 +209,20 @@ func main() {
 		os.Exit(1)
 	}
 	fmt.Printf("push_id=%s\n", pushID)
+	wait, err := strconv.Atoi(os.Getenv("TPNS_PUSH_WAIT_SECONDS"))
+	if err != nil {
+		wait = 600 // a large push takes minutes on Tencent; 0 skips the wait
+	}
+	if wait <= 0 {
+		return
+	}
+	status, err := c.waitForPush(pushID, time.Duration(wait)*time.Second)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	fmt.Printf("status=%s\n", status)
+	if status != "PUSH_FINISHED" {
+		os.Exit(1)
+	}
 }

@@ -7,8 +7,10 @@
 // The Sign covers the exact body bytes, and HttpClient has no multipart encoder anyway: the form
 // is built by hand into a byte array, which is signed and sent as it is (with OkHttp, write the
 // MultipartBody into an okio Buffer first: body.writeTo(buffer), sign buffer's bytes, send them).
-// For HTTPS with the mock's CA, import ca.pem into a keystore (keytool -importcert) and run with
-// -Djavax.net.ssl.trustStore=that.p12 -Djavax.net.ssl.trustStorePassword=its-password.
+// It then waits for the push's record to reach PUSH_FINISHED (TPNS_PUSH_WAIT_SECONDS, default 600;
+// 0 skips the wait). For HTTPS with the mock's CA, import ca.pem into a keystore (keytool
+// -importcert) and run with -Djavax.net.ssl.trustStore=that.p12
+// -Djavax.net.ssl.trustStorePassword=its-password.
 
 import java.io.ByteArrayOutputStream;
 import java.net.URI;
@@ -101,6 +103,41 @@ public class UploadAndPush {
         return pushId;
     }
 
+    /** The states a push record ends in. */
+    static final java.util.Set<String> FINAL_STATES =
+            java.util.Set.of("PUSH_FINISHED", "PUSH_FAILED", "PUSH_CANCELED", "PUSH_DELETED");
+
+    /**
+     * Ask for the push's record until it reaches a final state (PUSH_FINISHED, ...). The pause
+     * doubles up to 10 s: Tencent allows 200 record calls per hour per app.
+     */
+    String waitForPush(String pushId, long timeoutS) throws Exception {
+        long deadline = System.currentTimeMillis() + timeoutS * 1000;
+        long pause = 1000;
+        String status = "no record yet";
+        while (true) {
+            String answer = postJson("/v3/statistics/get_push_record",
+                    "{\"pushId\":\"" + pushId + "\"}");
+            if (!"0".equals(field(answer, "retCode"))) {
+                throw new IllegalStateException("push record refused: retCode " + field(answer, "retCode")
+                        + ": " + field(answer, "errMsg"));
+            }
+            String found = field(answer, "status"); // the first record's (records hold a status)
+            if (found != null) {
+                status = found;
+                if (FINAL_STATES.contains(status)) {
+                    return status;
+                }
+            }
+            if (System.currentTimeMillis() + pause > deadline) {
+                throw new IllegalStateException("push " + pushId + " not finished within " + timeoutS
+                        + " s (" + status + ")");
+            }
+            Thread.sleep(pause);
+            pause = Math.min(pause * 2, 10_000);
+        }
+    }
+
     /**
      * The value of a string or number field of a JSON answer, or null. The JDK has no JSON
      * parser; with Jackson or Gson, read the answer into a Map instead (unknown keys ignored).
@@ -138,7 +175,18 @@ public class UploadAndPush {
         try {
             long uploadId = tpns.upload(Path.of(args[0]));
             System.out.println("uploadId=" + uploadId);
-            System.out.println("push_id=" + tpns.pushToPackage(uploadId));
+            String pushId = tpns.pushToPackage(uploadId);
+            System.out.println("push_id=" + pushId);
+            // a large push takes minutes on Tencent; TPNS_PUSH_WAIT_SECONDS=0 skips the wait
+            String wait = System.getenv().getOrDefault("TPNS_PUSH_WAIT_SECONDS", "");
+            long waitS = wait.isEmpty() ? 600 : Long.parseLong(wait);
+            if (waitS > 0) {
+                String status = tpns.waitForPush(pushId, waitS);
+                System.out.println("status=" + status);
+                if (!"PUSH_FINISHED".equals(status)) {
+                    System.exit(1);
+                }
+            }
         } catch (java.io.IOException | IllegalStateException e) {
             System.err.println(e.getMessage() != null ? e.getMessage() : e.toString());
             System.exit(1);

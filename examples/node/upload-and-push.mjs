@@ -7,7 +7,9 @@
 // The Sign covers the exact body bytes, and fetch builds a FormData body (and its boundary)
 // internally. So the form is first encoded by `new Request(url, { body: form })`, whose
 // arrayBuffer() gives those bytes and whose Content-Type names their boundary; the bytes are
-// signed and sent as they are. For HTTPS with the mock's CA, set NODE_EXTRA_CA_CERTS=ca.pem.
+// signed and sent as they are. It then waits for the push's record to reach PUSH_FINISHED
+// (TPNS_PUSH_WAIT_SECONDS, default 600; 0 skips the wait). For HTTPS with the mock's CA, set
+// NODE_EXTRA_CA_CERTS=ca.pem.
 import { createHmac } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import { basename } from "node:path";
@@ -74,6 +76,33 @@ async function pushToPackage(uploadId) {
   return answer.push_id;
 }
 
+// the states a push record ends in
+const FINAL_STATES = new Set(["PUSH_FINISHED", "PUSH_FAILED", "PUSH_CANCELED", "PUSH_DELETED"]);
+
+// Ask for the push's record until it reaches a final state (PUSH_FINISHED, ...). The pause
+// doubles up to 10 s: Tencent allows 200 record calls per hour per app.
+async function waitForPush(pushId, timeoutS) {
+  const deadline = Date.now() + timeoutS * 1000;
+  let pause = 1000;
+  let status = "no record yet";
+  for (;;) {
+    const answer = await postJson("/v3/statistics/get_push_record", { pushId });
+    if (answer.retCode !== 0) {
+      throw new Error(`push record refused: retCode ${answer.retCode}: ${answer.errMsg}`);
+    }
+    const [record] = answer.pushRecordData || [];
+    if (record) {
+      status = record.status;
+      if (FINAL_STATES.has(status)) return status;
+    }
+    if (Date.now() + pause > deadline) {
+      throw new Error(`push ${pushId} not finished within ${timeoutS} s (${status})`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, pause));
+    pause = Math.min(pause * 2, 10000);
+  }
+}
+
 if (process.argv.length !== 3) {
   console.error("usage: node examples/node/upload-and-push.mjs accounts.zip");
   process.exit(2);
@@ -87,6 +116,13 @@ try {
   console.log(`uploadId=${uploadId}`);
   const pushId = await pushToPackage(uploadId);
   console.log(`push_id=${pushId}`);
+  // a large push takes minutes on Tencent; TPNS_PUSH_WAIT_SECONDS=0 skips the wait
+  const wait = Number(process.env.TPNS_PUSH_WAIT_SECONDS ?? 600);
+  if (wait > 0) {
+    const status = await waitForPush(pushId, wait);
+    console.log(`status=${status}`);
+    if (status !== "PUSH_FINISHED") process.exit(1);
+  }
 } catch (error) {
   console.error(error.cause ? `${error.message}: ${error.cause.message}` : error.message);
   process.exit(1);

@@ -7,8 +7,9 @@
 //
 // The Sign covers the exact body bytes, and curl builds a CURLFile form (and its boundary)
 // internally, where they cannot be signed. So the multipart body is written here, by hand, as a
-// string; that string is signed and sent as it is. For HTTPS with the mock's CA, run
-// `php -d curl.cainfo=ca.pem ...` (or set curl.cainfo in php.ini).
+// string; that string is signed and sent as it is. It then waits for the push's record to reach
+// PUSH_FINISHED (TPNS_PUSH_WAIT_SECONDS, default 600; 0 skips the wait). For HTTPS with the
+// mock's CA, run `php -d curl.cainfo=ca.pem ...` (or set curl.cainfo in php.ini).
 
 // Tencent's Sign: Base64 of the lowercase hex HMAC-SHA256 of TimeStamp + AccessId + body.
 function tpns_sign(string $secretKey, string $timestamp, string $accessId, string $body): string
@@ -90,6 +91,37 @@ function push_to_package(int $uploadId): string
     return (string) $answer['push_id'];
 }
 
+// the states a push record ends in
+const FINAL_STATES = ['PUSH_FINISHED', 'PUSH_FAILED', 'PUSH_CANCELED', 'PUSH_DELETED'];
+
+// Ask for the push's record until it reaches a final state (PUSH_FINISHED, ...). The pause
+// doubles up to 10 s: Tencent allows 200 record calls per hour per app.
+function wait_for_push(string $pushId, int $timeoutS): string
+{
+    $deadline = microtime(true) + $timeoutS;
+    $pause = 1.0;
+    $status = 'no record yet';
+    while (true) {
+        $answer = tpns_post_json('/v3/statistics/get_push_record', ['pushId' => $pushId]);
+        if (($answer['retCode'] ?? null) !== 0) {
+            throw new RuntimeException('push record refused: retCode '
+                . json_encode($answer['retCode'] ?? null) . ': ' . ($answer['errMsg'] ?? ''));
+        }
+        $record = $answer['pushRecordData'][0] ?? null;
+        if (is_array($record)) {
+            $status = (string) ($record['status'] ?? '');
+            if (in_array($status, FINAL_STATES, true)) {
+                return $status;
+            }
+        }
+        if (microtime(true) + $pause > $deadline) {
+            throw new RuntimeException("push $pushId not finished within $timeoutS s ($status)");
+        }
+        usleep((int) ($pause * 1000000));
+        $pause = min($pause * 2, 10.0);
+    }
+}
+
 if ($argc !== 2) {
     fwrite(STDERR, "usage: php examples/php/upload-and-push.php accounts.zip\n");
     exit(2);
@@ -103,6 +135,16 @@ try {
     echo "uploadId=$uploadId\n";
     $pushId = push_to_package($uploadId);
     echo "push_id=$pushId\n";
+    // a large push takes minutes on Tencent; TPNS_PUSH_WAIT_SECONDS=0 skips the wait
+    $wait = getenv('TPNS_PUSH_WAIT_SECONDS');
+    $wait = $wait === false || $wait === '' ? 600 : (int) $wait;
+    if ($wait > 0) {
+        $status = wait_for_push($pushId, $wait);
+        echo "status=$status\n";
+        if ($status !== 'PUSH_FINISHED') {
+            exit(1);
+        }
+    }
 } catch (RuntimeException $error) {
     fwrite(STDERR, $error->getMessage() . "\n");
     exit(1);
