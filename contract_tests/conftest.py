@@ -59,12 +59,27 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
 
 
+# what the suite's expectations assume of a mock's settings, as /_mock/health reports them:
+# (the check, what is expected, how to start the mock so)
+EXPECTED_SETTINGS = {
+    "rules": (lambda v: v == "seed", "seed", "--rules seed (TPNS_MOCK_RULES=seed)"),
+    "rateLimit": (lambda v: v is True, "on", "without --no-rate-limit (TPNS_MOCK_RATE_LIMIT=1)"),
+    "pushInterval": (lambda v: v == 1, "1 s", "TPNS_MOCK_PUSH_INTERVAL=1"),
+    "timestampWindow": (lambda v: v < 3600, "under 3600 s", "--timestamp-window 600"),
+    "journalSize": (lambda v: v > 0, "on (above 0)", "--journal-size 1000"),
+    "maxUploadBytes": (lambda v: v == 104857600, "100 MiB", "TPNS_MOCK_MAX_UPLOAD_BYTES unset"),
+    "maxInflatedBytes": (lambda v: v < 2 * 1024**3, "under 2 GiB", "--max-inflated-bytes"),
+}
+
+
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "mock_only: reads /_mock/; skipped against Tencent")
     config.addinivalue_line("markers", "push: sends a push; against Tencent only with allow-push")
     url = config.getoption("--tpns-url")
     if url and not config.getoption("--tpns-real"):
-        _require_a_mock(url)
+        health = _require_a_mock(url)
+        _require_expected_settings(url, health)
+        _require_known_apps(url)
     if config.getoption("--tpns-real"):
         missing = [n for n in ("TPNS_ACCESS_ID", "TPNS_SECRET_KEY") if not os.environ.get(n)]
         if missing:
@@ -74,7 +89,7 @@ def pytest_configure(config: pytest.Config) -> None:
             )
 
 
-def _require_a_mock(url: str) -> None:
+def _require_a_mock(url: str) -> dict[str, object]:
     """Without --tpns-real the target must be a tpns-mock: the suite inspects and resets it."""
     health = url.rstrip("/") + "/_mock/health"
     try:
@@ -87,6 +102,54 @@ def _require_a_mock(url: str) -> None:
             f"--tpns-url {url} is not a tpns-mock (GET /_mock/health answered "
             f"{answer.status_code}); for Tencent add --tpns-real"
         )
+    return dict(answer.json())
+
+
+def _require_expected_settings(url: str, health: dict[str, object]) -> None:
+    """Stop at once, naming each setting of the target that the suite's expectations do not fit
+    (a setting an older mock does not report is not checked)."""
+    wrong = [
+        f"{name} is {health[name]!r}, the suite expects {expected}: start it with {fix}"
+        for name, (fits, expected, fix) in EXPECTED_SETTINGS.items()
+        if name in health and not fits(health[name])
+    ]
+    if wrong:
+        raise pytest.UsageError(
+            f"--tpns-url {url}: the mock's settings differ from what the contract suite "
+            "expects:\n  " + "\n  ".join(wrong)
+        )
+
+
+def _require_known_apps(url: str) -> None:
+    """Each app the suite will use must be one of the target's: an unknown pair is reported
+    here, once, instead of as failing tests. Probed with an empty push (refused after auth,
+    stores nothing, takes no rate-limit slot); the mock is reset afterwards."""
+    apps = [("TPNS_ACCESS_ID / TPNS_SECRET_KEY", *_first_app())]
+    second = second_app_from_env()
+    if second is not None:
+        apps.append(("TPNS_ACCESS_ID_2 / TPNS_SECRET_KEY_2", *second))
+    unknown = []
+    with httpx.Client(base_url=url.rstrip("/"), timeout=10) as http:
+        for names, access_id, secret_key in apps:
+            answer = http.post("/v3/push/app", json={}, auth=(access_id, secret_key))
+            if answer.status_code == 403:
+                unknown.append(f"{names} (AccessId {access_id})")
+        http.post("/_mock/reset")
+    if unknown:
+        raise pytest.UsageError(
+            f"--tpns-url {url}: the target does not know the app(s) "
+            + "; ".join(unknown)
+            + ". Start the mock with the same pair (TPNS_MOCK_ACCESS_ID / TPNS_MOCK_SECRET_KEY, "
+            "or TPNS_MOCK_APPS=ACCESS_ID:SECRET_KEY for the second app), or unset the variables"
+        )
+
+
+def _first_app() -> tuple[str, str]:
+    """The pair the suite uses against a running mock: the environment's, else the mock's."""
+    return (
+        os.environ.get("TPNS_ACCESS_ID") or MOCK_ACCESS_ID,
+        os.environ.get("TPNS_SECRET_KEY") or MOCK_SECRET_KEY,
+    )
 
 
 @dataclass(frozen=True)
@@ -132,8 +195,7 @@ def target(pytestconfig: pytest.Config) -> Target:
             os.environ["TPNS_SECRET_KEY"],
             second_app_from_env(),
         )
-    access_id = os.environ.get("TPNS_ACCESS_ID") or MOCK_ACCESS_ID
-    secret_key = os.environ.get("TPNS_SECRET_KEY") or MOCK_SECRET_KEY
+    access_id, secret_key = _first_app()
     if url:
         return Target("mock", url.rstrip("/"), access_id, secret_key, second_app_from_env())
     return Target(

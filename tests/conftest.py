@@ -18,6 +18,7 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 from tpns_mock.app import create_app
+from tpns_mock.clock import Clock
 from tpns_mock.settings import DEFAULT_ACCESS_ID, DEFAULT_SECRET_KEY, Settings
 
 AUTH = (DEFAULT_ACCESS_ID, DEFAULT_SECRET_KEY)
@@ -49,14 +50,25 @@ class Mock:
         )
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Container tests (podman, minutes) run only when ``-m`` names them (``-m container``), so
+    both the full run and the quick loop (``-m "not slow"``) leave them out."""
+    if "container" in (config.option.markexpr or ""):
+        return
+    left = [item for item in items if item.get_closest_marker("container")]
+    if left:
+        config.hook.pytest_deselected(items=left)
+        items[:] = [item for item in items if not item.get_closest_marker("container")]
+
+
 @pytest.fixture
 def make_mock(tmp_path: Path) -> Iterator[Callable[..., Mock]]:
     clients: list[TestClient] = []
 
-    def make(**changes: Any) -> Mock:
+    def make(clock: Clock | None = None, **changes: Any) -> Mock:
         data_dir = tmp_path / f"data{len(clients)}"
         settings = replace(Settings(), data_dir=data_dir, **changes)
-        client = TestClient(create_app(settings))
+        client = TestClient(create_app(settings, clock=clock))
         client.__enter__()
         clients.append(client)
         return Mock(client, data_dir)

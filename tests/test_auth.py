@@ -15,6 +15,7 @@ import httpx
 import pytest
 from conftest import AUTH, UPLOAD, Mock
 from tpns_mock.auth import sign
+from tpns_mock.clock import ManualClock
 from zips import accounts_zip
 
 SECRET = "tpns-mock-secret-key"
@@ -87,9 +88,13 @@ def test_bad_signature_is_1008003_with_403(mock: Mock, kwargs: dict, words: str)
 
 
 def test_timestamp_window_is_configurable(make_mock: Callable[..., Mock]) -> None:
-    mock = make_mock(timestamp_window_s=5)
-    assert signed_upload(mock, timestamp=int(time.time()) - 60).status_code == 403
-    assert signed_upload(mock, timestamp=int(time.time()) - 2).status_code == 200
+    clock = ManualClock(1_700_000_000.0)
+    mock = make_mock(timestamp_window_s=5, clock=clock)
+    assert signed_upload(mock, timestamp=1_700_000_000 - 6).status_code == 403
+    assert signed_upload(mock, timestamp=1_700_000_000 - 5).status_code == 200
+    assert signed_upload(mock, timestamp=1_700_000_000 + 5).status_code == 200
+    clock.advance(6)  # the server's clock moved on: the same TimeStamp is now too old
+    assert signed_upload(mock, timestamp=1_700_000_000).status_code == 403
 
 
 @pytest.mark.parametrize(

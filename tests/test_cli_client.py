@@ -16,6 +16,8 @@ import httpx
 import pytest
 from conftest import LiveServer, start_server
 
+pytestmark = pytest.mark.slow  # runs the CLI against real server processes
+
 CREDENTIALS = {"TPNS_ACCESS_ID": "1500000001", "TPNS_SECRET_KEY": "tpns-mock-secret-key"}
 
 

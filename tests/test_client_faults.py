@@ -21,7 +21,9 @@ from tpns_client import (
     RetryPolicy,
     TransportError,
 )
-from tpns_mock.pytest_plugin import TPNSMock
+from tpns_mock.testing import MockServer
+
+pytestmark = pytest.mark.slow  # waits out delays and timeouts
 
 UPLOAD = "/v3/push/package/upload"
 PUSH = "/v3/push/app"
@@ -33,25 +35,20 @@ DELAY_MS = 3000
 TIMEOUT = httpx.Timeout(5.0, read=1.0)
 
 
-def arm(tpns_mock: TPNSMock, **fault: Any) -> None:
-    response = httpx.post(f"{tpns_mock.url}/_mock/faults", json=fault)
-    assert response.status_code == 201, response.text
-
-
-def journal(tpns_mock: TPNSMock, path: str) -> list[tuple[int | None, int | None]]:
+def journal(tpns_mock: MockServer, path: str) -> list[tuple[int | None, int | None]]:
     """(retCode, faultId) of each request to ``path``, oldest first."""
-    entries = httpx.get(f"{tpns_mock.url}/_mock/requests").json()["requests"]
+    entries = tpns_mock.requests()
     return [(e["retCode"], e["faultId"]) for e in reversed(entries) if e["path"] == path]
 
 
 @pytest.fixture
-def delay(tpns_mock: TPNSMock) -> Iterator[Callable[[str], None]]:
+def delay(tpns_mock: MockServer) -> Iterator[Callable[[str], None]]:
     """``delay(path)`` arms a one-time delay; afterwards the test waits until the delayed request
     has been answered, so it cannot land in the next test's (shared) mock."""
     armed: list[str] = []
 
     def make(path: str) -> None:
-        arm(tpns_mock, path=path, action="delay", delayMs=DELAY_MS, times=1)
+        tpns_mock.fail(path, action="delay", delay_ms=DELAY_MS, times=1)
         armed.append(path)
 
     yield make
@@ -65,11 +62,11 @@ def delay(tpns_mock: TPNSMock) -> Iterator[Callable[[str], None]]:
     assert not armed, "the delayed request was never answered"
 
 
-def pushes(tpns_mock: TPNSMock) -> list[dict[str, Any]]:
-    return httpx.get(f"{tpns_mock.url}/_mock/pushes").json()["pushes"]  # type: ignore[no-any-return]
+def pushes(tpns_mock: MockServer) -> list[dict[str, Any]]:
+    return tpns_mock.pushes()
 
 
-def credentials(tpns_mock: TPNSMock) -> list[str]:
+def credentials(tpns_mock: MockServer) -> list[str]:
     basic = base64.b64encode(f"{tpns_mock.access_id}:{tpns_mock.secret_key}".encode()).decode()
     return [tpns_mock.secret_key, basic]
 
@@ -78,9 +75,9 @@ def credentials(tpns_mock: TPNSMock) -> list[str]:
 
 
 def test_upload_rate_limited_once_is_retried_and_succeeds(
-    tpns_mock: TPNSMock, caplog: pytest.LogCaptureFixture
+    tpns_mock: MockServer, caplog: pytest.LogCaptureFixture
 ) -> None:
-    arm(tpns_mock, path=UPLOAD, retCode=1008028, times=1)
+    tpns_mock.fail(UPLOAD, 1008028, times=1)
     with tpns_mock.client(retry=FAST) as tpns:
         upload_id = tpns.upload_package(["alice", "bob"]).upload_id
     assert tpns_mock.accounts(upload_id) == ["alice", "bob"]
@@ -90,10 +87,10 @@ def test_upload_rate_limited_once_is_retried_and_succeeds(
     assert "retrying POST" in caplog.text and "1008028" in caplog.text
 
 
-def test_push_rate_limited_once_is_retried_and_pushed_once(tpns_mock: TPNSMock) -> None:
+def test_push_rate_limited_once_is_retried_and_pushed_once(tpns_mock: MockServer) -> None:
     with tpns_mock.client(retry=FAST) as tpns:
         upload_id = tpns.upload_package(["alice", "bob"]).upload_id
-        arm(tpns_mock, path=PUSH, retCode=1008028, times=1)
+        tpns_mock.fail(PUSH, 1008028, times=1)
         result = tpns.push_package(upload_id, MESSAGE, seq=7)
     assert result.ret_code == 0 and result.push_id.isdigit() and result.seq == 7
     assert [code for code, _ in journal(tpns_mock, PUSH)] == [1008028, 0]
@@ -101,10 +98,10 @@ def test_push_rate_limited_once_is_retried_and_pushed_once(tpns_mock: TPNSMock) 
     assert (str(pushed["pushId"]), pushed["uploadId"]) == (result.push_id, upload_id)
 
 
-def test_without_retries_the_rate_limit_reaches_the_caller(tpns_mock: TPNSMock) -> None:
+def test_without_retries_the_rate_limit_reaches_the_caller(tpns_mock: MockServer) -> None:
     with tpns_mock.client(retry=RetryPolicy(attempts=1)) as tpns:
         upload_id = tpns.upload_package(["alice", "bob"]).upload_id
-        arm(tpns_mock, path=PUSH, retCode=1008028, times=1)
+        tpns_mock.fail(PUSH, 1008028, times=1)
         with pytest.raises(RateLimitError) as caught:
             tpns.push_package(upload_id, MESSAGE)
     assert (caught.value.ret_code, caught.value.http_status) == (1008028, 200)
@@ -112,12 +109,12 @@ def test_without_retries_the_rate_limit_reaches_the_caller(tpns_mock: TPNSMock) 
 
 
 @pytest.mark.anyio
-async def test_async_client_retries_a_rate_limited_push(tpns_mock: TPNSMock) -> None:
+async def test_async_client_retries_a_rate_limited_push(tpns_mock: MockServer) -> None:
     async with AsyncTPNSClient(
         tpns_mock.access_id, tpns_mock.secret_key, base_url=tpns_mock.url, retry=FAST
     ) as tpns:
         upload_id = (await tpns.upload_package(["alice", "bob"])).upload_id
-        arm(tpns_mock, path=PUSH, retCode=1008028, times=2)
+        tpns_mock.fail(PUSH, 1008028, times=2)
         result = await tpns.push_package(upload_id, MESSAGE)
     assert result.push_id.isdigit()
     assert [code for code, _ in journal(tpns_mock, PUSH)] == [1008028, 1008028, 0]
@@ -128,7 +125,7 @@ async def test_async_client_retries_a_rate_limited_push(tpns_mock: TPNSMock) -> 
 
 @pytest.mark.parametrize("auth", ["sign", "basic"])
 def test_slow_push_is_a_timeout_error_with_the_url_and_no_credentials(
-    tpns_mock: TPNSMock, delay: Callable[[str], None], caplog: pytest.LogCaptureFixture, auth: str
+    tpns_mock: MockServer, delay: Callable[[str], None], caplog: pytest.LogCaptureFixture, auth: str
 ) -> None:
     caplog.set_level(logging.DEBUG)
     delay(PUSH)
@@ -149,7 +146,7 @@ def test_slow_push_is_a_timeout_error_with_the_url_and_no_credentials(
 
 
 def test_slow_upload_times_out_and_the_retry_succeeds(
-    tpns_mock: TPNSMock, delay: Callable[[str], None], caplog: pytest.LogCaptureFixture
+    tpns_mock: MockServer, delay: Callable[[str], None], caplog: pytest.LogCaptureFixture
 ) -> None:
     delay(UPLOAD)
     with tpns_mock.client(timeout=TIMEOUT, retry=FAST) as tpns:
@@ -160,7 +157,7 @@ def test_slow_upload_times_out_and_the_retry_succeeds(
 
 @pytest.mark.anyio
 async def test_async_client_times_out_too(
-    tpns_mock: TPNSMock, delay: Callable[[str], None]
+    tpns_mock: MockServer, delay: Callable[[str], None]
 ) -> None:
     delay(UPLOAD)
     async with AsyncTPNSClient(

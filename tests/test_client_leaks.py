@@ -27,6 +27,8 @@ from tpns_client import (
     TransportError,
 )
 
+pytestmark = pytest.mark.slow  # waits out timeouts
+
 ACCESS_ID = "1500000001"
 SECRET = "s3cr3t-value-that-must-not-leak"
 FAST = RetryPolicy(attempts=2, backoff_s=0.01, max_backoff_s=0.02)

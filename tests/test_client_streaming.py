@@ -9,8 +9,11 @@ import tracemalloc
 from collections.abc import Iterator
 
 import httpx
+import pytest
 from conftest import LiveServer
 from tpns_client import TPNSClient
+
+pytestmark = pytest.mark.slow  # streams millions of accounts
 
 COUNT = 2_000_000
 

@@ -1,8 +1,9 @@
 """The image and the compose service, for real: built, started with podman-compose, probed.
 
-Marked ``container`` and left out of the default run (``addopts``); ``.ci/run`` installs the
-engine and runs ``pytest -m container``. Without podman and podman-compose these tests skip,
-except under CI (``CI`` set), where a missing engine is a failure, not a pass.
+Marked ``container`` and left out of any run whose ``-m`` does not name it (tests/conftest.py);
+``.ci/run`` installs the engine and runs ``pytest -m container``. Without podman and
+podman-compose these tests skip, except under CI (``CI`` set), where a missing engine is a
+failure, not a pass.
 """
 
 from __future__ import annotations
@@ -201,6 +202,16 @@ def test_docs_are_served_from_the_container(service: Service) -> None:
         f"{service.url}/_mock/docs-assets/swagger-ui-bundle.js", timeout=30, verify=service.verify()
     )
     assert bundle.status_code == 200
+
+
+def test_the_dashboard_is_served_from_the_installed_package(service: Service) -> None:
+    """The image installs a built wheel, not the source tree: the dashboard's files must be in
+    the wheel's package data."""
+    page = httpx.get(f"{service.url}/_mock/ui", timeout=30)
+    assert page.status_code == 200 and "ui/dashboard.js" in page.text
+    for name in ("dashboard.js", "dashboard.css", "favicon.svg"):
+        asset = httpx.get(f"{service.url}/_mock/ui/{name}", timeout=30)
+        assert asset.status_code == 200 and asset.content, name
 
 
 # -- the contract suite against the container ------------------------------------------------

@@ -9,7 +9,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import httpx
+import pytest
 from conftest import start_server
+
+pytestmark = pytest.mark.slow  # runs the contract suite in subprocesses
 
 ROOT = Path(__file__).resolve().parent.parent
 CREDENTIALS = ("TPNS_ACCESS_ID", "TPNS_SECRET_KEY", "TPNS_ACCESS_ID_2", "TPNS_SECRET_KEY_2")
@@ -94,8 +98,10 @@ def test_recording_against_the_mock_then_a_changed_shape_fails(tmp_path: Path) -
 
 def test_a_failing_contract_test_does_not_print_the_secret(tmp_path: Path) -> None:
     """pytest prints a failing test's fixtures; against Tencent the target holds the real key."""
-    secret = "wrong-secret-never-printed"
-    server = start_server(tmp_path / "data")
+    secret = "secret-never-printed"
+    # the mock knows the pair (the suite checks that up front), but with no TimeStamp window
+    # the signed request in the test body fails, with the fixtures on show
+    server = start_server(tmp_path / "data", "--secret-key", secret, "--timestamp-window", "0")
     try:
         result = run_suite(
             "--tpns-url",
@@ -149,3 +155,34 @@ def test_a_url_that_is_no_tpns_mock_is_refused_at_once(tmp_path: Path) -> None:
     result = run_suite("--tpns-url", f"http://127.0.0.1:{free_port()}")
     assert result.returncode == 4, result.stdout + result.stderr
     assert "no tpns-mock answers there" in result.stderr
+
+
+def test_a_mock_with_other_settings_stops_the_suite_at_once_naming_each(tmp_path: Path) -> None:
+    server = start_server(tmp_path / "data", "--rules", "current", "--no-rate-limit")
+    try:
+        result = run_suite("--tpns-url", server.url)
+    finally:
+        server.stop()
+    assert result.returncode == 4, result.stdout[-3000:]  # pytest's usage error: nothing ran
+    assert "rules is 'current', the suite expects seed" in result.stderr
+    assert "rateLimit is False, the suite expects on" in result.stderr
+    assert "timestampWindow" not in result.stderr  # only what differs is named
+    assert "passed" not in result.stdout and "failed" not in result.stdout
+
+
+def test_an_app_unknown_to_the_target_is_reported_up_front(tmp_path: Path) -> None:
+    server = start_server(tmp_path / "data")  # knows only its built-in app
+    try:
+        result = run_suite(
+            "--tpns-url",
+            server.url,
+            env={"TPNS_ACCESS_ID_2": SECOND_APP[0], "TPNS_SECRET_KEY_2": SECOND_APP[1]},
+        )
+        journal = httpx.get(f"{server.url}/_mock/requests").json()
+    finally:
+        server.stop()
+    assert result.returncode == 4, result.stdout[-3000:]
+    assert f"TPNS_ACCESS_ID_2 / TPNS_SECRET_KEY_2 (AccessId {SECOND_APP[0]})" in result.stderr
+    assert "TPNS_ACCESS_ID / TPNS_SECRET_KEY" not in result.stderr  # the first app is known
+    assert SECOND_APP[1] not in result.stdout + result.stderr
+    assert journal["total"] == 0  # the probes were reset away

@@ -24,6 +24,8 @@ import pytest
 from conftest import AUTH, LiveServer, start_server
 from zips import accounts_zip
 
+pytestmark = pytest.mark.slow  # toolchains compile and start: minutes, not seconds
+
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "examples"
 RUN_TIMEOUT_S = 180  # a cold `go run` compiles; a cold `java File.java` too

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import shutil
+import socket
 import subprocess
 import sys
 import zipfile
@@ -15,6 +16,8 @@ import pytest
 import requests
 from conftest import AUTH, UPLOAD, LiveServer, start_server
 from zips import accounts_zip
+
+pytestmark = pytest.mark.slow  # starts real server processes
 
 BASIC = "Basic " + __import__("base64").b64encode(b"1500000001:tpns-mock-secret-key").decode()
 
@@ -174,3 +177,41 @@ def test_python_m_tpns_mock_help() -> None:
     ).stdout
     for flag in ("--host", "--port", "--data-dir", "--in-memory", "--rules", "--access-id"):
         assert flag in out
+
+
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_a_busy_port_is_one_clear_line(tmp_path: Path, workers: str) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = str(taken.getsockname()[1])
+        command = [sys.executable, "-m", "tpns_mock", "--port", port, "--workers", workers]
+        result = subprocess.run(
+            [*command, "--data-dir", str(tmp_path / "data")],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    assert result.returncode == 1
+    assert result.stdout == ""  # no banner first
+    (line,) = result.stderr.splitlines()
+    assert line.startswith(f"tpns-mock: cannot listen on 127.0.0.1:{port}: address already in use")
+    assert "--port" in line
+
+
+def test_port_0_announces_the_port_it_got(tmp_path: Path) -> None:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "tpns_mock", "--port", "0", "--in-memory"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        first = process.stdout.readline()
+        url = first.split()[-1]
+        assert not url.endswith(":0"), first
+        assert httpx.get(f"{url}/_mock/health", timeout=10).json()["status"] == "ok"
+    finally:
+        process.terminate()
+        process.wait(timeout=20)

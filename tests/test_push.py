@@ -26,6 +26,7 @@ from pushing import (
     signed_headers,
 )
 from tpns_mock.app import create_app
+from tpns_mock.clock import ManualClock
 from tpns_mock.settings import Settings
 from zips import accounts_zip
 
@@ -366,12 +367,16 @@ def test_second_package_push_within_a_second_is_1008028(mock: Mock) -> None:
 
 
 def test_the_slot_frees_after_the_interval(make_mock: Callable[..., Mock]) -> None:
-    mock = make_mock(apps=APPS, push_interval_s=0.5)
+    clock = ManualClock(1_700_000_000.0)
+    mock = make_mock(apps=APPS, push_interval_s=0.5, clock=clock)
     upload_id = uploaded(mock, ["alice", "bob"])
     assert push(mock, package_push(upload_id))["ret_code"] == 0
+    clock.advance(0.49)
     assert push(mock, package_push(upload_id))["ret_code"] == 1008028
-    time.sleep(0.55)
+    clock.advance(0.01)
     assert push(mock, package_push(upload_id))["ret_code"] == 0
+    assert push(mock, package_push(upload_id))["ret_code"] == 1008028
+    assert pushes(mock)[0]["createdAt"].startswith("2023-11-14T22:13:20.5")
 
 
 def test_refused_pushes_do_not_take_the_slot(mock: Mock) -> None:

@@ -10,13 +10,14 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 from tpns_client import TPNSClient
-from tpns_mock.pytest_plugin import TPNSMock
+from tpns_mock.testing import MockServer
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def test_tpns_mock_is_live_and_its_helpers_see_uploads(tpns_mock: TPNSMock) -> None:
+def test_tpns_mock_is_live_and_its_helpers_see_uploads(tpns_mock: MockServer) -> None:
     assert httpx.get(f"{tpns_mock.url}/_mock/health").json()["status"] == "ok"
     assert tpns_mock.secret_key not in repr(tpns_mock)
     with tpns_mock.client(auth="basic") as tpns:
@@ -26,7 +27,7 @@ def test_tpns_mock_is_live_and_its_helpers_see_uploads(tpns_mock: TPNSMock) -> N
     assert tpns_mock.upload(upload_id)["accountCount"] == 2
 
 
-def test_reset_forgets_every_upload(tpns_mock: TPNSMock, tpns_client: TPNSClient) -> None:
+def test_reset_forgets_every_upload(tpns_mock: MockServer, tpns_client: TPNSClient) -> None:
     # that each test starts with no uploads, whatever ran before, is shown by the session run
     # below (a test that uploads, then one that finds none)
     tpns_client.upload_package(["carol"])
@@ -36,6 +37,7 @@ def test_reset_forgets_every_upload(tpns_mock: TPNSMock, tpns_client: TPNSClient
     assert tpns_client._core.rules == tpns_mock.rules == "seed"  # clients check the mock's rules
 
 
+@pytest.mark.slow  # a pytest session in a subprocess
 def test_readme_example_runs_as_an_app_developers_test(tmp_path: Path) -> None:
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     start = readme.index("```python\n# test_vips.py")
@@ -130,6 +132,7 @@ HALF_SENT_SESSION = textwrap.dedent(
 )
 
 
+@pytest.mark.slow  # a pytest session in a subprocess
 def test_a_half_sent_upload_neither_blocks_shutdown_nor_leaves_the_data_dir(
     tmp_path: Path,
 ) -> None:

@@ -26,6 +26,8 @@ from schemathesis.checks import (
 from tpns_mock.app import create_app
 from tpns_mock.settings import DEFAULT_ACCESS_ID, DEFAULT_SECRET_KEY, Settings
 
+pytestmark = pytest.mark.slow  # fuzzes every operation
+
 BASIC = "Basic " + base64.b64encode(f"{DEFAULT_ACCESS_ID}:{DEFAULT_SECRET_KEY}".encode()).decode()
 
 

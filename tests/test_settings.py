@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 from collections.abc import Mapping
 from dataclasses import replace
 from pathlib import Path
@@ -140,3 +141,23 @@ def test_a_field_without_a_declaration_is_refused() -> None:
 
     with pytest.raises(TypeError, match=r"Undeclared\.port needs declare"):
         list(settings_specs(Undeclared))
+
+
+def test_create_app_without_settings_leaves_nothing_in_the_working_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from fastapi.testclient import TestClient
+    from tpns_mock.app import create_app
+
+    monkeypatch.chdir(tmp_path)
+    for name in [n for n in os.environ if n.startswith("TPNS_MOCK_")]:
+        monkeypatch.delenv(name)
+    with TestClient(create_app()) as client:
+        assert client.get("/_mock/health").status_code == 200
+        data_dir = client.app.state.store.data_dir  # type: ignore[attr-defined]
+        assert data_dir.exists() and tmp_path not in data_dir.parents
+    assert list(tmp_path.iterdir()) == [] and not data_dir.exists()
+    monkeypatch.setenv("TPNS_MOCK_DATA_DIR", str(tmp_path / "kept"))
+    with TestClient(create_app()):
+        pass
+    assert (tmp_path / "kept" / "tpns-mock.sqlite3").exists()

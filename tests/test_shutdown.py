@@ -17,6 +17,8 @@ import pytest
 from conftest import AUTH, UPLOAD, start_server
 from zips import accounts_zip, make_zip
 
+pytestmark = pytest.mark.slow  # signals real servers mid-upload
+
 ACCOUNTS = 250_000  # 20 characters + newline each: a 5 MiB txt, stored (not deflated)
 CHUNK = 256 * 1024
 BOUNDARY = "tpns-mock-shutdown-test"

@@ -15,6 +15,8 @@ from tpns_mock.settings import Settings
 from tpns_mock.workers import settings_env
 from zips import accounts_zip
 
+pytestmark = pytest.mark.slow  # starts multi-process servers
+
 UPLOADS = 50
 PUSH = "/v3/push/app"
 RATE_LIMITED = 1008028  # TPNS: one package push per second per app

@@ -1,10 +1,10 @@
 """A thin TPNS client on httpx that works unchanged against tpns-mock or Tencent.
 
 :class:`TPNSClient` (blocking) and :class:`AsyncTPNSClient` share one sans-IO core
-(:mod:`client._core`): same requests, same parsing, same errors, same retries.
+(:mod:`tpns_client._core`): same requests, same parsing, same errors, same retries.
 """
 
-from tpns_client._core import REGIONS, PushRecord, PushResult, RetryPolicy, UploadResult
+from tpns_client._core import PushRecord, PushResult, RetryPolicy, UploadResult
 from tpns_client.aio import AsyncTPNSClient
 from tpns_client.errors import (
     AuthError,
@@ -14,6 +14,7 @@ from tpns_client.errors import (
     TPNSError,
     TransportError,
 )
+from tpns_client.protocol.paths import REGIONS
 from tpns_client.sync import TPNSClient
 
 __all__ = [

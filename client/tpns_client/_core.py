@@ -8,7 +8,6 @@ and adding an endpoint is one ``*_call`` builder here plus a one-line method on 
 
 from __future__ import annotations
 
-import base64
 import json
 import os
 import random
@@ -37,7 +36,7 @@ from tpns_client.protocol.records import (
     PUSH_FAILED,
     PUSH_FINISHED,
 )
-from tpns_client.protocol.signing import sign_chunks
+from tpns_client.protocol.signing import basic_header, sign_chunks
 
 CHUNK_BYTES = 256 * 1024
 
@@ -228,7 +227,7 @@ class RetryPolicy:
 
     def delay(self, attempt: int) -> float:
         """Seconds to wait after the ``attempt``-th failure (1-based)."""
-        base = min(self.max_backoff_s, self.backoff_s * 2 ** (attempt - 1))
+        base = min(self.max_backoff_s, self.backoff_s * 2.0 ** (attempt - 1))
         return base * random.uniform(0.5, 1.0)
 
 
@@ -336,8 +335,7 @@ class ClientCore:
             {"Content-Type": body.content_type, "Content-Length": str(body.length)}
         )
         if self.auth == "basic":
-            token = base64.b64encode(f"{self.access_id}:{self.__secret_key}".encode()).decode()
-            headers["Authorization"] = "Basic " + token
+            headers["Authorization"] = basic_header(self.access_id, self.__secret_key)
         else:
             timestamp = str(int(time.time() if now is None else now))
             headers["AccessId"] = self.access_id
@@ -383,7 +381,7 @@ class ClientCore:
             raise TPNSError(
                 None, f"retCode 0 without a positive uploadId: {_snippet(content)}", status
             )
-        return UploadResult(upload_id, code, str(message))
+        return UploadResult(upload_id, 0, str(message))  # _raise_for let only 0 through
 
     def parse_push(self, status: int, content: bytes) -> PushResult:
         data = _answer(status, content, PUSH_PATH)

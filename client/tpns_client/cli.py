@@ -17,8 +17,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO, TextIO
 
-from tpns_client._core import REGIONS
 from tpns_client.errors import TPNSError
+from tpns_client.protocol.paths import REGIONS
 from tpns_client.sync import TPNSClient
 
 PROGRESS_MIN_BYTES = 1024 * 1024

@@ -1,27 +1,39 @@
 """``create_app(settings)``: the one way to make a mock. No global state, so tests and the pytest
-plugin can make as many independent mocks as they like."""
+plugin can make as many independent mocks as they like.
+
+``clock`` (:mod:`tpns_mock.clock`) is the mock's only source of "now": the signed TimeStamp's
+window, the push rate limit, each push's progress and every record's time read it, so a test
+sets time (``ManualClock``) instead of sleeping.
+"""
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import replace
 
 from fastapi import FastAPI
 
 from tpns_mock import __version__, docs, not_emulated, openapi
 from tpns_mock.clock import Clock, SystemClock
 from tpns_mock.middleware import FaultMiddleware, JournalMiddleware
-from tpns_mock.routes import ca, control, inspect, push, records, upload
+from tpns_mock.routes import ca, control, dashboard, inspect, push, records, upload
 from tpns_mock.settings import Settings
 from tpns_mock.store import Store
 from tpns_mock.tls import CA_FILE
 
 
 def create_app(settings: Settings | None = None, clock: Clock | None = None) -> FastAPI:
-    """A mock with ``settings`` (default: from the environment); ``clock`` (default: the real
-    time) decides how far each push has got, so a test can move time itself."""
-    settings = Settings.from_env() if settings is None else settings
-    store = Store(settings.data_dir)
+    """A mock with ``settings``; without them, the ``TPNS_MOCK_*`` environment's, with a
+    throwaway data dir unless ``TPNS_MOCK_DATA_DIR`` names one (nothing is left behind in the
+    working directory). ``clock`` (default: the real time) is the mock's only "now"."""
+    if settings is None:
+        settings = Settings.from_env()
+        if not os.environ.get("TPNS_MOCK_DATA_DIR"):
+            settings = replace(settings, data_dir=None)
+    clock = SystemClock() if clock is None else clock
+    store = Store(settings.data_dir, clock=clock)
     store.register_apps(sorted(settings.apps))
 
     @asynccontextmanager
@@ -39,7 +51,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     )
     app.state.settings = settings
     app.state.store = store
-    app.state.clock = SystemClock() if clock is None else clock
+    app.state.clock = clock
     # served at /_mock/ca.pem; the CA exists once the server has prepared its TLS files
     app.state.ca_file = settings.tls_dir / CA_FILE if settings.tls and settings.tls_dir else None
     app.include_router(upload.router)
@@ -48,6 +60,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     app.include_router(records.router)
     app.include_router(control.router)
     app.include_router(ca.router)
+    app.include_router(dashboard.router)
     not_emulated.install(app)
     # the last added is the outermost: the journal also sees what a fault answered
     app.add_middleware(FaultMiddleware, store=store)

@@ -59,6 +59,6 @@ def main(argv: list[str] | None = None) -> int:
     try:
         settings = settings_from_args(args, Settings.from_env())
         return serve(settings, announce=lambda s: print(banner(s), flush=True))
-    except ValueError as exc:  # a bad setting, a port in use, TLS files that cannot be made
+    except (ValueError, OSError) as exc:  # a bad setting (2); a busy port, unusable files (1)
         print(f"tpns-mock: {exc}", file=sys.stderr)
-        return 2
+        return 2 if isinstance(exc, ValueError) else 1

@@ -81,8 +81,8 @@ def _tag_set(body: Mapping[str, Any]) -> dict[str, Any]:
             if not isinstance(item, dict):
                 continue
             kind = _text(item.get("tag_type")) or "xg_user_define"
-            tags = item.get("tags")
-            for tag in tags if isinstance(tags, list) else []:
+            values = item.get("tags")
+            for tag in values if isinstance(values, list) else []:
                 if isinstance(tag, str):
                     found.append({"tagTypeName": kind, "tagValue": tag})
     return {"op": op, "tagWithType": found}

@@ -30,7 +30,8 @@ def addresses(host: str) -> list[str]:
 
 def bind(host: str, port: int) -> list[socket.socket]:
     """A listening-ready socket for each address of ``host``, all on one port (with port 0, the
-    port the first one got). Raises ValueError naming the address that cannot be bound."""
+    port the first one got). Raises OSError naming the address that cannot be bound, and
+    ValueError for a ``host`` that names none."""
     sockets: list[socket.socket] = []
     several = len(addresses(host)) > 1
     try:
@@ -41,7 +42,7 @@ def bind(host: str, port: int) -> list[socket.socket]:
             except OSError as exc:
                 if host == DEFAULT_HOST and address == LOOPBACK_V6 and exc.errno in NO_IPV6:
                     continue
-                raise ValueError(f"cannot listen on {address}: {exc.strerror}") from None
+                raise OSError(f"cannot listen on {address}: {exc.strerror}") from None
             try:
                 sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
                 if family == socket.AF_INET6 and several:
@@ -53,9 +54,10 @@ def bind(host: str, port: int) -> list[socket.socket]:
                 if host == DEFAULT_HOST and address == LOOPBACK_V6 and exc.errno in NO_IPV6:
                     continue  # no IPv6 here: 127.0.0.1 alone
                 shown = f"[{address}]" if ":" in address else address
-                raise ValueError(
-                    f"cannot listen on {shown}:{port}: {exc.strerror}"
-                    + (" (another server uses the port?)" if exc.errno == errno.EADDRINUSE else "")
+                reason = (exc.strerror or str(exc)).lower()
+                raise OSError(
+                    f"cannot listen on {shown}:{port}: {reason}; stop what is using it, or"
+                    " choose another --port / TPNS_MOCK_PORT",
                 ) from None
             sock.set_inheritable(True)  # worker processes serve on it too
             sockets.append(sock)

@@ -14,21 +14,18 @@ from __future__ import annotations
 import json
 import random
 import time
-from collections.abc import Mapping
-from datetime import datetime, timezone
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
 import anyio
 import httpx
-from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from tpns_mock.answers import refused_at
 from tpns_mock.body import asgi_body, drain
 from tpns_mock.faults import ADMIN_PREFIX
 from tpns_mock.store import Fault, Store
 
-UPLOAD_PATH = "/v3/push/package/upload"
 DOCS_PATHS = frozenset({"/docs", "/docs/oauth2-redirect", "/redoc", "/openapi.json"})
 MAX_JOURNALED_BODY = 64 * 1024  # answers past this are not parsed for their return code
 REDACTED = "[redacted]"
@@ -73,23 +70,33 @@ def redact_query(query: bytes) -> str:
 def _host(scope: Scope) -> str | None:
     for name, value in scope.get("headers", []):
         if name == b"host":
-            return value.decode("latin-1")
+            return bytes(value).decode("latin-1")
     return None
 
 
-def _ret_code(body: bytes) -> int | None:
+def _answer_code(body: bytes) -> tuple[int | None, str | None]:
+    """The return code and errMsg of a JSON answer (either endpoint's shape), else Nones.
+
+    The errMsg names the rule a refusal broke, so the journal keeps it: it is what someone
+    reading the journal (or the dashboard) wants to know first. Answers never carry a
+    credential, so nothing here needs redacting."""
     try:
         data = json.loads(body)
-    except ValueError:
-        return None
+    except (ValueError, RecursionError):
+        return None, None
     if not isinstance(data, dict):
-        return None
+        return None, None
     code = data.get("retCode", data.get("ret_code"))
-    return code if isinstance(code, int) and not isinstance(code, bool) else None
+    message = data.get("errMsg", data.get("err_msg"))
+    return (
+        code if isinstance(code, int) and not isinstance(code, bool) else None,
+        message if isinstance(message, str) else None,
+    )
 
 
 class JournalMiddleware:
-    """Records each TPNS request: method, path, status, return code, duration, safe headers."""
+    """Records each TPNS request: method, path, status, return code and errMsg, duration, safe
+    headers."""
 
     def __init__(self, app: ASGIApp, store: Store, keep: int) -> None:
         self.app = app
@@ -113,8 +120,9 @@ class JournalMiddleware:
             body = bytes(answer["body"])
             dropped = bool(state.get(STATE_DROPPED))
             status = answer["status"]
+            code, message = _answer_code(body) if len(body) <= MAX_JOURNALED_BODY else (None, None)
             entry = {
-                "time": datetime.now(timezone.utc).isoformat(timespec="milliseconds"),
+                "time": self.store.stamp(),
                 "method": scope["method"],
                 # the name the client addressed (an app reaching "Tencent" by a hosts entry,
                 # --resolve or a network alias shows here), and whether over TLS
@@ -123,7 +131,8 @@ class JournalMiddleware:
                 "path": scope["path"],
                 "query": redact_query(scope.get("query_string", b"")),
                 "status": None if dropped else (500 if failed and status is None else status),
-                "retCode": _ret_code(body) if len(body) <= MAX_JOURNALED_BODY else None,
+                "retCode": code,
+                "errMsg": message,
                 "durationMs": round((time.perf_counter() - started) * 1000, 1),
                 "accessId": state.get(STATE_ACCESS_ID),
                 "faultId": state.get(STATE_FAULT_ID),
@@ -185,9 +194,8 @@ class FaultMiddleware:
             await _drop_connection(receive, send)
         else:
             await drain(asgi_body(receive))
-            response = JSONResponse(
-                fault_answer(scope["path"], spec["retCode"], spec["errMsg"]),
-                status_code=spec["httpStatus"],
+            response = refused_at(
+                scope["path"], spec["retCode"], spec["errMsg"], spec["httpStatus"]
             )
             await response(scope, receive, send)
 
@@ -201,20 +209,6 @@ def fires(fault: Fault, action: str | None = None) -> bool:
         return False
     probability = float(spec["probability"])
     return probability >= 1.0 or random.random() < probability
-
-
-def fault_answer(path: str, code: int, err_msg: str) -> Mapping[str, Any]:
-    """The error in the shape of the path's endpoint: camelCase for upload, else snake_case."""
-    if path == UPLOAD_PATH:
-        return {"retCode": code, "errMsg": err_msg}
-    return {
-        "seq": 0,
-        "push_id": "",
-        "ret_code": code,
-        "environment": "",
-        "err_msg": err_msg,
-        "result": "",
-    }
 
 
 class ConnectionDropped(httpx.RemoteProtocolError):

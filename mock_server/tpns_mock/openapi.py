@@ -35,7 +35,10 @@ SECURITY_SCHEMES: dict[str, dict[str, Any]] = {
     },
 }
 # either Basic, or all three signature headers together
-TPNS_SECURITY = [{"basic": []}, {"accessId": [], "timeStamp": [], "sign": []}]
+TPNS_SECURITY: list[dict[str, list[str]]] = [
+    {"basic": []},
+    {"accessId": [], "timeStamp": [], "sign": []},
+]
 
 
 def install(app: FastAPI) -> None:

@@ -1,4 +1,4 @@
-"""pytest fixtures for apps that talk to TPNS: a live tpns-mock per session, clean for each test.
+"""pytest fixtures for apps that talk to TPNS: a live tpns-mock, clean for each test.
 
 Registered through the ``pytest11`` entry point, so installing tpns-mock is enough::
 
@@ -6,188 +6,101 @@ Registered through the ``pytest11`` entry point, so installing tpns-mock is enou
         upload_id = my_app.upload_vips(tpns_client)
         assert tpns_mock.accounts(upload_id) == ["alice", "bob"]
 
-``tpns_mock`` is a real server on a loopback port (uvicorn in a background thread), so an app
-that builds its own HTTP requests, or runs a subprocess, can reach it at ``tpns_mock.url``. Each
-test starts with no uploads. Configured like the mock itself, from the environment: every
-``TPNS_MOCK_*`` variable of ``tpns-mock`` applies (rules, credentials, limits), plus
-``TPNS_MOCK_FIXTURE_HOST`` / ``TPNS_MOCK_FIXTURE_PORT`` (default ``127.0.0.1`` and a free port).
+    @pytest.mark.tpns_mock(rate_limit=False, rules="current")
+    def test_many_pushes(tpns_mock): ...
 
-Nothing is imported or started until a test asks for a fixture, so the plugin costs nothing in
-test sessions that do not use it.
+``tpns_mock`` is a :class:`tpns_mock.testing.MockServer`: a real server on a loopback port, so an
+app that builds its own HTTP requests, or runs a subprocess, reaches it at ``tpns_mock.url``.
+Each test starts with an empty mock. Configured like the mock itself, from the environment
+(every ``TPNS_MOCK_*`` variable of ``tpns-mock``), plus ``TPNS_MOCK_FIXTURE_HOST`` /
+``TPNS_MOCK_FIXTURE_PORT`` (default ``127.0.0.1`` and a free port); the marker changes settings
+for one test. One server runs per distinct set of settings, for the whole session.
+
+This module imports only pytest: nothing of the server is imported or started until a test asks
+for a fixture, so the plugin costs nothing, and cannot break, a session that does not use it
+(``-p no:tpns_mock`` turns it off).
 """
 
 from __future__ import annotations
 
 import os
-import shutil
-import socket
-import threading
-import time
-import warnings
-import weakref
 from collections.abc import Iterator
-from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
-import httpx
 import pytest
 
 if TYPE_CHECKING:
-    import asyncio
-
-    import uvicorn
     from tpns_client.sync import TPNSClient
 
-# how long shutdown lets requests in flight finish before cancelling them: an upload the app
-# under test left half-sent would otherwise hold the session open for the mock's idle timeout
-GRACEFUL_SHUTDOWN_S = 2
-# how long a reset waits for requests in flight (an upload still arriving) to be answered
-SETTLE_S = 2.0
+    from tpns_mock.testing import MockServer
+
+MARKER = "tpns_mock"
 
 
-@dataclass
-class TPNSMock:
-    """A running mock: where it is, the credentials it accepts, and what it has received."""
+def __getattr__(name: str) -> Any:
+    """``TPNSMock``, the fixture's former class name, is the harness (imported when asked)."""
+    if name == "TPNSMock":
+        from tpns_mock.testing import MockServer
 
-    url: str
-    access_id: str
-    secret_key: str = field(repr=False)
-    _http: httpx.Client = field(repr=False)
-    rules: str = "seed"  # the mock's TPNS_MOCK_RULES; clients from .client() check the same
-    _server: _ServerThread | None = field(default=None, repr=False)
-
-    def uploads(self) -> list[dict[str, Any]]:
-        """Accepted uploads, newest first (``uploadId``, ``fileName``, ``accountCount``, ...)."""
-        response = self._http.get("/_mock/uploads", params={"limit": 1000})
-        response.raise_for_status()
-        return list(response.json()["uploads"])
-
-    def upload(self, upload_id: int) -> dict[str, Any]:
-        """One upload's metadata."""
-        response = self._http.get(f"/_mock/uploads/{upload_id}")
-        response.raise_for_status()
-        return dict(response.json())
-
-    def accounts(self, upload_id: int) -> list[str]:
-        """The accounts of an upload, as the mock parsed them."""
-        response = self._http.get(f"/_mock/uploads/{upload_id}/accounts")
-        response.raise_for_status()
-        return response.text.split("\n")[:-1]  # not splitlines(): U+2028 is an account char
-
-    def reset(self) -> None:
-        """Forget every upload (uploadIds keep increasing).
-
-        Requests still in flight are first given up to ``SETTLE_S`` seconds to be answered, so
-        an upload that was nearly done cannot land after the reset; one still going after that
-        (say, left half-sent) is not waited for again.
-        """
-        if self._server is not None:
-            self._server.settle(SETTLE_S)
-        self._http.post("/_mock/reset").raise_for_status()
-
-    def client(self, **options: Any) -> TPNSClient:
-        """A :class:`tpns_client.TPNSClient` for this mock (``auth="basic"`` etc. may be given)."""
-        from tpns_client.sync import TPNSClient
-
-        options.setdefault("rules", self.rules)
-        return TPNSClient(self.access_id, self.secret_key, base_url=self.url, **options)
+        return MockServer
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-class _ServerThread:
-    def __init__(self, server: uvicorn.Server, sock: socket.socket) -> None:
-        self.server = server
-        self.thread = threading.Thread(
-            target=server.run, kwargs={"sockets": [sock]}, name="tpns-mock", daemon=True
-        )
-        self._given_up: weakref.WeakSet[asyncio.Task[None]] = weakref.WeakSet()
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        f"{MARKER}(**settings): settings of the tpns_mock fixture's mock for this test, "
+        "e.g. rate_limit=False, rules='current' (tpns_mock.testing.MockServer's keywords)",
+    )
 
-    def settle(self, timeout: float) -> None:
-        """Wait, at most ``timeout`` seconds, until no request is in flight.
 
-        Reads uvicorn's set of request tasks (copied: ``set.copy`` is atomic, iterating the set
-        from this thread is not); tasks still running at the deadline are not waited for again.
-        """
-        tasks = getattr(self.server.server_state, "tasks", None)
-        if tasks is None:
-            return
-        deadline = time.monotonic() + timeout
-        while True:
-            pending = [t for t in tasks.copy() if not t.done() and t not in self._given_up]
-            if not pending:
-                return
-            if time.monotonic() >= deadline:
-                self._given_up.update(pending)
-                return
-            time.sleep(0.01)
+class _Servers:
+    """The session's mocks, one per distinct set of marker settings, stopped at session end."""
 
-    def start(self) -> None:
-        self.thread.start()
-        deadline = time.monotonic() + 20
-        while not self.server.started:
-            if not self.thread.is_alive() or time.monotonic() > deadline:
-                raise RuntimeError("tpns-mock fixture: the server did not start")
-            time.sleep(0.01)
+    def __init__(self) -> None:
+        self.running: dict[tuple[tuple[str, str], ...], MockServer] = {}
 
-    def stop(self) -> bool:
-        """Stop the server; False if its thread is still running after all."""
-        self.server.should_exit = True
-        self.thread.join(timeout=GRACEFUL_SHUTDOWN_S + 3)
-        if self.thread.is_alive():
-            self.server.force_exit = True  # skip what is left of the graceful shutdown
-            self.thread.join(timeout=5)
-        return not self.thread.is_alive()
+    def get(self, settings: dict[str, Any]) -> MockServer:
+        from tpns_mock.testing import MockServer
+
+        key = tuple(sorted((name, repr(value)) for name, value in settings.items()))
+        if key not in self.running:
+            host = os.environ.get("TPNS_MOCK_FIXTURE_HOST", "127.0.0.1")
+            port = int(os.environ.get("TPNS_MOCK_FIXTURE_PORT", "0")) if not settings else 0
+            self.running[key] = MockServer(host=host, port=port, **settings).start()
+        return self.running[key]
+
+    def stop(self) -> None:
+        for server in self.running.values():
+            server.stop()
 
 
 @pytest.fixture(scope="session")
-def _tpns_mock_session() -> Iterator[TPNSMock]:
-    import uvicorn
-
-    from tpns_mock.app import create_app
-    from tpns_mock.settings import Settings
-
-    host = os.environ.get("TPNS_MOCK_FIXTURE_HOST", "127.0.0.1")
-    port = int(os.environ.get("TPNS_MOCK_FIXTURE_PORT", "0"))
-    settings = replace(Settings.from_env(), host=host, data_dir=None)
-    app = create_app(settings)
-    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((host, port))
-    bound_port = sock.getsockname()[1]
-    config = uvicorn.Config(
-        app, log_level="warning", lifespan="on", timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S
-    )
-    server = _ServerThread(uvicorn.Server(config), sock)
-    server.start()
-    shown_host = f"[{host}]" if ":" in host else host
-    url = f"http://{shown_host}:{bound_port}"
-    (access_id, secret_key), *_ = settings.apps.items()
-    with httpx.Client(base_url=url, timeout=30) as http:
-        try:
-            yield TPNSMock(url, access_id, secret_key, http, settings.rules.value, server)
-        finally:
-            stopped = server.stop()
-            sock.close()
-            # the store removes its throwaway dir on a clean shutdown; not after a forced one
-            shutil.rmtree(app.state.store.data_dir, ignore_errors=True)
-            if not stopped:
-                warnings.warn(
-                    "tpns-mock fixture: the server thread did not stop; its data dir was "
-                    "removed anyway",
-                    RuntimeWarning,
-                    stacklevel=1,
-                )
+def _tpns_mock_servers() -> Iterator[_Servers]:
+    servers = _Servers()
+    try:
+        yield servers
+    finally:
+        servers.stop()
 
 
 @pytest.fixture
-def tpns_mock(_tpns_mock_session: TPNSMock) -> TPNSMock:
-    """A live tpns-mock with no uploads: ``.url``, ``.access_id``, ``.secret_key``,
-    ``.uploads()``, ``.accounts(upload_id)``."""
-    _tpns_mock_session.reset()
-    return _tpns_mock_session
+def tpns_mock(request: pytest.FixtureRequest, _tpns_mock_servers: _Servers) -> MockServer:
+    """A live, empty tpns-mock (:class:`tpns_mock.testing.MockServer`): ``.url``,
+    ``.access_id``, ``.secret_key``, ``.uploads()``, ``.accounts(id)``, ``.pushes()``,
+    ``.requests()``, ``.fail(path, ret_code)``, ``.reset()``, ``.client()``."""
+    settings: dict[str, Any] = {}
+    for marker in reversed(list(request.node.iter_markers(MARKER))):  # the closest one wins
+        if marker.args:
+            raise TypeError(f"@pytest.mark.{MARKER} takes keywords only, not {marker.args}")
+        settings.update(marker.kwargs)
+    server = _tpns_mock_servers.get(settings)
+    server.reset()
+    return server
 
 
 @pytest.fixture
-def tpns_client(tpns_mock: TPNSMock) -> Iterator[TPNSClient]:
+def tpns_client(tpns_mock: MockServer) -> Iterator[TPNSClient]:
     """A :class:`tpns_client.TPNSClient` signed in to ``tpns_mock``."""
     with tpns_mock.client() as client:
         yield client

@@ -252,9 +252,10 @@ def settings_specs(cls: type) -> list[Spec]:
         kind = typing.get_origin(kind) or kind
         if kind is not Mapping and isinstance(kind, type) and issubclass(kind, Mapping):
             kind = Mapping
-        default = (
-            item.default if item.default is not dataclasses.MISSING else item.default_factory()  # type: ignore[misc]
-        )
+        if item.default_factory is not dataclasses.MISSING:
+            default = item.default_factory()
+        else:
+            default = item.default
         found.append(Spec(item.name, kind, default, declaration))
     return found
 

@@ -10,13 +10,13 @@ modules cannot drift apart.
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, TypeGuard
 
 _LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 MAX_NAME_CHARS = 80  # of a field name quoted in an error
 
 
-def is_int(value: Any) -> bool:
+def is_int(value: object) -> TypeGuard[int]:
     """An integer, and not ``true``/``false``."""
     return isinstance(value, int) and not isinstance(value, bool)
 

@@ -58,12 +58,13 @@ def serve(settings: Settings, *, announce: Callable[[Settings], None]) -> int:
     assert data_dir is not None
     try:
         running = replace(settings, data_dir=data_dir)
-        ssl: dict[str, str] = {}
+        certfile: str | None = None
+        keyfile: str | None = None
         if settings.tls:
             running = replace(running, tls_dir=settings.tls_dir or data_dir / "tls")
             assert running.tls_dir is not None
             files = tls.prepare(running.tls_dir, tls.certificate_names(settings.tls_hosts))
-            ssl = {"ssl_certfile": str(files.cert), "ssl_keyfile": str(files.key)}
+            certfile, keyfile = str(files.cert), str(files.key)
         # an unusable data dir fails here, with one error instead of one per worker; this
         # also creates the schema and cleans up after a crash before any worker opens it
         Store(data_dir).close()
@@ -77,12 +78,19 @@ def serve(settings: Settings, *, announce: Callable[[Settings], None]) -> int:
                         os.environ.pop(alias.env, None)
                 os.environ.update(settings_env(running))
                 config = uvicorn.Config(
-                    FACTORY, factory=True, workers=settings.workers, log_level=log_level, **ssl
+                    FACTORY,
+                    factory=True,
+                    workers=settings.workers,
+                    log_level=log_level,
+                    ssl_certfile=certfile,
+                    ssl_keyfile=keyfile,
                 )
                 announce(shown)
                 Multiprocess(config, sockets=sockets).run()
                 return 0
-            config = uvicorn.Config(create_app(running), log_level=log_level, **ssl)
+            config = uvicorn.Config(
+                create_app(running), log_level=log_level, ssl_certfile=certfile, ssl_keyfile=keyfile
+            )
             server = uvicorn.Server(config)
             announce(shown)
             server.run(sockets=sockets)

@@ -16,6 +16,8 @@ from builders import multipart, raw_zip, repeated_deflate
 from conftest import AUTH, UPLOAD, LiveServer, start_server
 from zips import accounts_zip
 
+pytestmark = pytest.mark.slow  # kills real servers mid-upload
+
 BASIC = "Basic " + base64.b64encode(":".join(AUTH).encode()).decode()
 
 

@@ -23,6 +23,8 @@ import pytest
 from builders import MIB, bomb, endless_file_part, multipart, one_long_line, raw_zip, zip64
 from conftest import AUTH, UPLOAD, LiveServer, start_server
 
+pytestmark = pytest.mark.slow  # slow clients and zip bombs against a real server
+
 INFLATE_CAP = 64 * MIB
 BODY_IDLE_S = 1.0
 BODY_DEADLINE_S = 4.0

@@ -12,6 +12,7 @@ import enum
 import re
 import stat
 import struct
+import types
 import zipfile
 import zlib
 from collections.abc import Iterable, Iterator
@@ -21,13 +22,17 @@ from typing import BinaryIO
 
 from tpns_client.protocol.codes import UPLOAD_EMPTY_FILE, UPLOAD_FILE_ERROR, Refusal
 
+_zlib: types.ModuleType
+_INFLATE_ERRORS: tuple[type[Exception], ...]
 try:  # isal inflates about three times faster than zlib; zlib is the fallback
-    from isal import isal_zlib as _zlib
+    from isal import isal_zlib
 
+    _zlib = isal_zlib
     INFLATER = "isal"
-    _INFLATE_ERRORS: tuple[type[Exception], ...] = (_zlib.error, zlib.error)
+    # isal's stubs declare its error an instance, though it is a class
+    _INFLATE_ERRORS = (isal_zlib.IsalError, zlib.error)  # type: ignore[assignment]
 except ImportError:  # pragma: no cover - depends on the platform having a wheel
-    _zlib = zlib  # type: ignore[no-redef]
+    _zlib = zlib
     INFLATER = "zlib"
     _INFLATE_ERRORS = (zlib.error,)
 
@@ -368,7 +373,7 @@ def _data_offset(upload: BinaryIO, info: zipfile.ZipInfo) -> int:
             f"the zip is corrupt (file name in directory {info.orig_filename!r} "
             f"and header {name!r} differ)"
         )
-    return info.header_offset + _LOCAL_HEADER.size + name_length + extra_length
+    return int(info.header_offset + _LOCAL_HEADER.size + name_length + extra_length)
 
 
 def _member_chunks(upload: BinaryIO, info: zipfile.ZipInfo, limit: int) -> Iterator[bytes]:

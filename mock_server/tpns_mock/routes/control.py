@@ -15,6 +15,7 @@ from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect
 
+from tpns_mock.answers import mock_error
 from tpns_mock.body import BodyTimeout, BodyTooLong, read_bounded
 from tpns_mock.faults import MAX_BODY_BYTES, FaultSpecError, parse_fault
 from tpns_mock.lifecycle import status_at
@@ -77,12 +78,18 @@ def list_requests(
     request: Request,
     limit: int = Query(100, ge=1, le=10_000),
     offset: int = Query(0, ge=0, le=2**31),
+    access_id: str | None = Query(None, alias="accessId"),
+    refused: bool = Query(False, description="only refusals: an error code, status or drop"),
 ) -> dict[str, Any]:
+    """With ``accessId``, only the requests that app authenticated (a request refused before
+    its credentials were checked has no app); with ``refused``, only the refusals."""
     store = _store(request)
     return {
-        "total": store.count_requests(),
+        "total": store.count_requests(access_id, refused),
         "keep": request.app.state.settings.journal_size,
-        "requests": store.list_requests(limit=limit, offset=offset),
+        "requests": store.list_requests(
+            limit=limit, offset=offset, access_id=access_id, refused=refused
+        ),
     }
 
 
@@ -93,10 +100,6 @@ def clear_requests(request: Request) -> dict[str, str]:
 
 
 # -- faults ------------------------------------------------------------------------------------
-
-
-def _bad_fault(error: str, message: str, status: int) -> JSONResponse:
-    return JSONResponse({"error": error, "message": message}, status_code=status)
 
 
 @router.post(
@@ -146,19 +149,19 @@ async def add_fault(request: Request) -> Any:
             ]
         )
     except BodyTooLong as exc:
-        return _bad_fault("too_large", f"{exc}; a fault is a small JSON object", 413)
+        return mock_error("too_large", f"{exc}; a fault is a small JSON object", 413)
     except BodyTimeout as exc:
-        return _bad_fault("timeout", str(exc), 408)
+        return mock_error("timeout", str(exc), 408)
     except ClientDisconnect:
-        return _bad_fault("invalid_json", "the client disconnected before the body was read", 400)
+        return mock_error("invalid_json", "the client disconnected before the body was read", 400)
     try:
         data = json.loads(raw)
     except (ValueError, RecursionError) as exc:
-        return _bad_fault("invalid_json", f"the body is not valid JSON ({exc})", 400)
+        return mock_error("invalid_json", f"the body is not valid JSON ({exc})", 400)
     try:
         spec = parse_fault(data)
     except FaultSpecError as exc:
-        return _bad_fault("invalid_fault", str(exc), 422)
+        return mock_error("invalid_fault", str(exc), 422)
     fault = await run_in_threadpool(
         _store(request).add_fault,
         path=spec.path,

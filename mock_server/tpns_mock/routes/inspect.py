@@ -15,7 +15,8 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 from tpns_client.protocol.package import Rules, iter_account_lines
 
-from tpns_mock import __version__
+from tpns_mock import __version__, accounts
+from tpns_mock.answers import mock_error
 from tpns_mock.store import Store, Upload
 
 router = APIRouter(prefix="/_mock", tags=["mock inspection"])
@@ -71,21 +72,43 @@ def storable_id(value: int) -> bool:
 
 
 def not_found(what: str) -> JSONResponse:
-    return JSONResponse({"error": "not_found", "message": f"{what} not found"}, status_code=404)
+    return mock_error("not_found", f"{what} not found", 404)
 
 
 @router.get(
     "/health",
     summary="Liveness: answers as soon as the server can serve",
-    responses=_example({"status": "ok", "version": "0.1.0", "rules": "seed", "pid": 7}),
+    responses=_example(
+        {
+            "status": "ok",
+            "version": "0.1.0",
+            "rules": "seed",
+            "rateLimit": True,
+            "pushInterval": 1.0,
+            "timestampWindow": 600,
+            "journalSize": 1000,
+            "maxUploadBytes": 104857600,
+            "maxInflatedBytes": 1073741824,
+            "pid": 7,
+        }
+    ),
 )
 async def health(request: Request) -> dict[str, Any]:
-    """What the container's healthcheck probes. 200 means requests are being served."""
+    """What the container's healthcheck probes. 200 means requests are being served.
+
+    Also the settings a client's expectations depend on (the contract suite checks them before
+    it starts); never the apps or their secrets."""
     settings = request.app.state.settings
     return {
         "status": "ok",
         "version": __version__,
         "rules": settings.rules.value,
+        "rateLimit": settings.push_rate_limit,
+        "pushInterval": settings.push_interval_s,
+        "timestampWindow": settings.timestamp_window_s,
+        "journalSize": settings.journal_size,
+        "maxUploadBytes": settings.max_upload_bytes,
+        "maxInflatedBytes": settings.max_inflated_bytes,
         "pid": os.getpid(),  # which process answered: with --workers N there are N
     }
 
@@ -142,6 +165,86 @@ def get_accounts(request: Request, upload_id: int) -> Any:
 def _account_blocks(store: Store, upload: Upload) -> Iterator[bytes]:
     with store.package_path(upload).open("rb") as handle:
         yield from iter_account_lines(handle, upload.file_name, Rules(upload.rules), 2**62)
+
+
+@router.get(
+    "/uploads/{upload_id}/accounts/page",
+    summary="One page of the upload's accounts, optionally only those holding a text",
+    responses={
+        **_example(
+            {
+                "uploadId": 1,
+                "accountCount": 2,
+                "q": "",
+                "offset": 0,
+                "limit": 100,
+                "accounts": [{"line": 1, "account": "alice"}, {"line": 2, "account": "bob"}],
+                "more": False,
+                "matches": None,
+            }
+        ),
+        **NOT_FOUND_RESPONSE,
+    },
+)
+def get_account_page(
+    request: Request,
+    upload_id: int,
+    offset: int = Query(0, ge=0, le=2**31),
+    limit: int = Query(100, ge=1, le=1000),
+    q: str = Query("", max_length=100, description="only accounts holding this (any case)"),
+) -> Any:
+    """Accounts with their line numbers, a page at a time, so a reader of a million-account
+    upload never receives more than one page. ``more`` says whether a next page exists;
+    ``matches`` counts a search's matches once the last page is reached."""
+    store = _store(request)
+    upload = store.get_upload(upload_id) if storable_id(upload_id) else None
+    if upload is None:
+        return not_found(f"upload {upload_id}")
+    found = accounts.page(_account_blocks(store, upload), offset=offset, limit=limit, query=q)
+    return {
+        "uploadId": upload.id,
+        "accountCount": upload.account_count,
+        "q": q,
+        "offset": offset,
+        "limit": limit,
+        "accounts": [{"line": line, "account": account} for line, account in found.accounts],
+        "more": found.more,
+        "matches": found.matches,
+    }
+
+
+@router.get(
+    "/settings",
+    summary="What this mock enforces: rules, apps (AccessIds only), limits",
+    responses=_example(
+        {
+            "version": "0.1.0",
+            "rules": "seed",
+            "accessIds": ["1500000001"],
+            "rateLimit": {"enabled": True, "intervalS": 1.0},
+            "timestampWindowS": 600,
+            "maxUploadBytes": 104857600,
+            "maxInflatedBytes": 1073741824,
+            "journalSize": 1000,
+            "workers": 1,
+        }
+    ),
+)
+def get_settings(request: Request) -> dict[str, Any]:
+    """The settings a developer asks about when a call is refused. AccessIds only: a SecretKey
+    is never shown, not even in part."""
+    settings = request.app.state.settings
+    return {
+        "version": __version__,
+        "rules": settings.rules.value,
+        "accessIds": sorted(settings.apps),
+        "rateLimit": {"enabled": settings.push_rate_limit, "intervalS": settings.push_interval_s},
+        "timestampWindowS": settings.timestamp_window_s,
+        "maxUploadBytes": settings.max_upload_bytes,
+        "maxInflatedBytes": settings.max_inflated_bytes,
+        "journalSize": settings.journal_size,
+        "workers": settings.workers,
+    }
 
 
 @router.post(

@@ -12,15 +12,14 @@ from __future__ import annotations
 
 import functools
 import json
-from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect
 from tpns_client.protocol.paths import PUSH_PATH
-from tpns_client.protocol.records import INVALID_TARGETS_KEY, PUSH_SUCCESS_EXTRA
 
+from tpns_mock.answers import PUSH_ACCEPTED_EXAMPLE, push_accepted, push_refused
 from tpns_mock.auth import Caller, authenticate
 from tpns_mock.body import BodyTimeout, timed_chunks
 from tpns_mock.clock import Clock
@@ -39,14 +38,6 @@ from tpns_mock.store import SlotTaken, Store
 
 router = APIRouter()
 
-SUCCESS_EXAMPLE = {
-    "seq": 0,
-    "push_id": "1",
-    "ret_code": 0,
-    "environment": "product",
-    **PUSH_SUCCESS_EXTRA,
-    INVALID_TARGETS_KEY: [],
-}
 
 PUSH_OPENAPI = {
     "requestBody": {
@@ -65,47 +56,12 @@ PUSH_OPENAPI = {
     "responses": {
         "200": {
             "description": "ret_code 0 with the push_id, or a business error (1008002, ...)",
-            "content": {"application/json": {"example": SUCCESS_EXAMPLE}},
+            "content": {"application/json": {"example": PUSH_ACCEPTED_EXAMPLE}},
         },
         "403": {"description": "auth failure (ret_code 1008003)"},
         "408": {"description": "the body stalled or outlasted the body deadline (1008001)"},
     },
 }
-
-
-def push_answer(
-    code: int,
-    err_msg: str,
-    *,
-    seq: int = 0,
-    push_id: str = "",
-    environment: str = "",
-    result: str = "",
-    http_status: int = 200,
-) -> JSONResponse:
-    body: dict[str, Any] = {
-        "seq": seq,
-        "push_id": push_id,
-        "ret_code": code,
-        "environment": environment,
-        "err_msg": err_msg,
-        "result": result,
-    }
-    return JSONResponse(body, status_code=http_status)
-
-
-def accepted_answer(seq: int, push_id: str, environment: str) -> JSONResponse:
-    """The success answer as Tencent sends it: besides the four keys every answer has,
-    ``err_msg`` "NO_ERROR", ``err_msg_zh``, ``result`` "{}" and ``invalid_targe_list``."""
-    body: dict[str, Any] = {
-        "seq": seq,
-        "push_id": push_id,
-        "ret_code": 0,
-        "environment": environment,
-        **PUSH_SUCCESS_EXTRA,
-        INVALID_TARGETS_KEY: [],
-    }
-    return JSONResponse(body)
 
 
 async def read_body(request: Request, caller: Caller, settings: Settings) -> bytes:
@@ -144,7 +100,9 @@ async def push_app(request: Request) -> JSONResponse:
     seq = 0
     environment = ""
     try:
-        caller = authenticate(request.headers, settings.apps, settings.timestamp_window_s)
+        caller = authenticate(
+            request.headers, settings.apps, settings.timestamp_window_s, clock.now()
+        )
         raw = await read_body(request, caller, settings)
         caller.verify_body()
         setattr(request.state, STATE_ACCESS_ID, caller.access_id)
@@ -192,13 +150,10 @@ async def push_app(request: Request) -> JSONResponse:
             setattr(request.state, STATE_FAULT_ID, fail.id)
             await run_in_threadpool(store.mark_push_failed, record.id)
     except TPNSError as error:
-        return push_answer(
-            error.code,
-            error.err_msg,
-            seq=seq,
-            environment=environment,
-            http_status=error.http_status,
-        )
+        return push_refused(error, seq=seq, environment=environment)
     except ClientDisconnect:
-        return push_answer(PARAM_PARSE_ERROR, "the client disconnected before the body was read")
-    return accepted_answer(push.seq, record.push_id, push.environment)
+        disconnected = TPNSError(
+            PARAM_PARSE_ERROR, "the client disconnected before the body was read"
+        )
+        return push_refused(disconnected)
+    return push_accepted(seq=push.seq, push_id=record.push_id, environment=push.environment)

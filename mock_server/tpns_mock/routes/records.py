@@ -20,6 +20,7 @@ from tpns_client.protocol.records import (
     RECORD_WINDOW_S,
 )
 
+from tpns_mock.answers import record_answer
 from tpns_mock.auth import authenticate
 from tpns_mock.clock import Clock
 from tpns_mock.errors import PARAM_PARSE_ERROR, RATE_LIMITED, TPNSError
@@ -86,10 +87,6 @@ RECORD_OPENAPI = {
 }
 
 
-def record_answer(code: int, err_msg: str, http_status: int = 200, **extra: Any) -> JSONResponse:
-    return JSONResponse({"retCode": code, "errMsg": err_msg, **extra}, status_code=http_status)
-
-
 def _records(store: Store, access_id: str, query: RecordQuery, now: float) -> dict[str, Any]:
     if query.push_id is not None:
         push = store.get_push(query.push_id) if query.push_id > 0 else None
@@ -117,7 +114,9 @@ async def get_push_record(request: Request) -> JSONResponse:
     store: Store = request.app.state.store
     clock: Clock = request.app.state.clock
     try:
-        caller = authenticate(request.headers, settings.apps, settings.timestamp_window_s)
+        caller = authenticate(
+            request.headers, settings.apps, settings.timestamp_window_s, clock.now()
+        )
         raw = await read_body(request, caller, settings)
         caller.verify_body()
         setattr(request.state, STATE_ACCESS_ID, caller.access_id)

@@ -10,7 +10,9 @@ from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect
 from tpns_client.protocol.package import validate_package
+from tpns_client.protocol.paths import UPLOAD_PATH
 
+from tpns_mock.answers import upload_accepted, upload_refused
 from tpns_mock.auth import Caller, authenticate
 from tpns_mock.body import drain
 from tpns_mock.errors import SERVICE_ERROR, UPLOAD_FILE_ERROR, TPNSError
@@ -90,14 +92,8 @@ UPLOAD_OPENAPI: dict[str, Any] = {
 }
 
 
-def upload_error(error: TPNSError) -> JSONResponse:
-    return JSONResponse(
-        {"retCode": error.code, "errMsg": error.err_msg}, status_code=error.http_status
-    )
-
-
 @router.post(
-    "/v3/push/package/upload",
+    UPLOAD_PATH,
     summary="Upload a number package (a zip holding one txt, one account per line)",
     openapi_extra=UPLOAD_OPENAPI,
     tags=["TPNS"],
@@ -109,7 +105,12 @@ async def upload_package(request: Request) -> JSONResponse:
     store: Store = request.app.state.store
     body = request.stream()
     try:
-        caller = authenticate(request.headers, settings.apps, settings.timestamp_window_s)
+        caller = authenticate(
+            request.headers,
+            settings.apps,
+            settings.timestamp_window_s,
+            request.app.state.clock.now(),
+        )
         with store.incoming() as (path, handle):
             content_length = request.headers.get("content-length")
             try:
@@ -150,12 +151,12 @@ async def upload_package(request: Request) -> JSONResponse:
                 sha256=received.sha256,
             )
     except TPNSError as error:
-        return upload_error(error)
+        return upload_refused(error)
     except StoreFull as error:
-        return upload_error(TPNSError(SERVICE_ERROR, str(error)))
+        return upload_refused(TPNSError(SERVICE_ERROR, str(error)))
     except ClientDisconnect:
-        return upload_error(TPNSError(UPLOAD_FILE_ERROR, "the client disconnected mid-upload"))
-    return JSONResponse({"retCode": 0, "errMsg": "", "uploadId": upload.id})
+        return upload_refused(TPNSError(UPLOAD_FILE_ERROR, "the client disconnected mid-upload"))
+    return upload_accepted(upload.id)
 
 
 async def _refuse_body(
@@ -168,10 +169,10 @@ async def _refuse_body(
     big to drain, or one that stalled, keeps its own refusal; its Sign cannot be checked.
     """
     if error.http_status == 408:
-        return upload_error(error)
+        return upload_refused(error)
     if await drain(body, caller.feed_body) and caller.signed:
         try:
             caller.verify_body()
         except TPNSError as auth_error:
-            return upload_error(auth_error)
-    return upload_error(error)
+            return upload_refused(auth_error)
+    return upload_refused(error)
