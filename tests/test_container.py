@@ -207,10 +207,10 @@ def test_docs_are_served_from_the_container(service: Service) -> None:
 def test_the_dashboard_is_served_from_the_installed_package(service: Service) -> None:
     """The image installs a built wheel, not the source tree: the dashboard's files must be in
     the wheel's package data."""
-    page = httpx.get(f"{service.url}/_mock/ui", timeout=30)
+    page = httpx.get(f"{service.url}/_mock/ui", timeout=30, verify=service.verify())
     assert page.status_code == 200 and "ui/dashboard.js" in page.text
     for name in ("dashboard.js", "dashboard.css", "favicon.svg"):
-        asset = httpx.get(f"{service.url}/_mock/ui/{name}", timeout=30)
+        asset = httpx.get(f"{service.url}/_mock/ui/{name}", timeout=30, verify=service.verify())
         assert asset.status_code == 200 and asset.content, name
 
 
