@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -97,6 +98,7 @@ class LiveServer:
     process: subprocess.Popen[bytes]
     data_dir: Path
     log: Path  # what the process printed (a file, not a pipe nobody reads while it runs)
+    ca: Path | None = None  # with --tls: the CA to trust (the URL is then https://localhost)
 
     def output(self) -> str:
         return self.log.read_text(errors="replace")
@@ -127,16 +129,21 @@ def start_server(data_dir: Path, *extra: str, env: dict[str, str] | None = None)
             stdout=sink,
             stderr=subprocess.STDOUT,
         )
-    url = f"http://127.0.0.1:{port}"
+    tls = "--tls" in extra
+    url = f"https://localhost:{port}" if tls else f"http://127.0.0.1:{port}"
+    ca = data_dir / "tls" / "ca.pem" if tls else None
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise RuntimeError(f"tpns-mock exited early:\n{log.read_text(errors='replace')}")
         try:
-            if httpx.get(f"{url}/_mock/health", timeout=1).status_code == 200:
-                return LiveServer(url, process, data_dir, log)
+            if ca is None or ca.exists():
+                verify = ssl.create_default_context(cafile=ca) if ca else True
+                if httpx.get(f"{url}/_mock/health", timeout=1, verify=verify).status_code == 200:
+                    return LiveServer(url, process, data_dir, log, ca)
         except httpx.TransportError:
-            time.sleep(0.1)
+            pass
+        time.sleep(0.1)
     process.kill()
     raise RuntimeError("tpns-mock did not become healthy in 20 s")
 

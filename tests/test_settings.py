@@ -76,6 +76,8 @@ def different(spec: Spec) -> Any:
         return Path("/elsewhere/data")
     if spec.kind is Mapping:
         return {"1500000009": "secret:nine", "1500000010": ' a,b "c" '}
+    if spec.kind is tuple:
+        return ("app.internal", "10.0.0.7", "*.dev.test")
     return f"{spec.default}-changed" if spec.default else "changed"
 
 

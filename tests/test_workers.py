@@ -55,6 +55,9 @@ def test_settings_reach_workers_through_the_environment(tmp_path: Path) -> None:
         push_rate_limit=False,
         journal_size=7,
         workers=3,
+        tls=True,
+        tls_hosts=("app.internal", "10.0.0.7"),
+        tls_dir=tmp_path / "certs",
     )
     assert Settings.from_env(settings_env(settings)) == settings
     with pytest.raises(ValueError, match="data dir"):

@@ -23,9 +23,10 @@ from tpns_mock.errors import SERVICE_ERROR
 from tpns_mock.guard import ControlPlaneGuard
 from tpns_mock.middleware import FaultMiddleware, JournalMiddleware, is_tpns_path
 from tpns_mock.redaction import install_access_log_redaction
-from tpns_mock.routes import control, dashboard, inspect, push, records, upload
+from tpns_mock.routes import ca, control, dashboard, inspect, push, records, upload
 from tpns_mock.settings import Settings
 from tpns_mock.store import StorageError, Store
+from tpns_mock.tls import CA_FILE
 
 
 async def storage_failed(request: Request, exc: Exception) -> JSONResponse:
@@ -64,11 +65,14 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     app.state.settings = settings
     app.state.store = store
     app.state.clock = clock
+    # served at /_mock/ca.pem; the CA exists once the server has prepared its TLS files
+    app.state.ca_file = settings.tls_dir / CA_FILE if settings.tls and settings.tls_dir else None
     app.include_router(upload.router)
     app.include_router(inspect.router)
     app.include_router(push.router)
     app.include_router(records.router)
     app.include_router(control.router)
+    app.include_router(ca.router)
     app.include_router(dashboard.router)
     not_emulated.install(app)
     # the last added is the outermost: the journal also sees what a fault answered

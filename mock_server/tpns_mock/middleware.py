@@ -49,6 +49,13 @@ def _journal_failed(exc: Exception) -> None:
     LOG.warning("the request journal could not record a request: %s", describe_failure(exc))
 
 
+def _host(scope: Scope) -> str | None:
+    for name, value in scope.get("headers", []):
+        if name == b"host":
+            return bytes(value).decode("latin-1")
+    return None
+
+
 def _answer_code(body: bytes) -> tuple[int | None, str | None]:
     """The return code and errMsg of a JSON answer (either endpoint's shape), else Nones.
 
@@ -103,6 +110,10 @@ class JournalMiddleware:
             entry = {
                 "time": self.store.stamp(),
                 "method": scope["method"],
+                # the name the client addressed (an app reaching "Tencent" by a hosts entry,
+                # --resolve or a network alias shows here), and whether over TLS
+                "host": _host(scope),
+                "scheme": scope.get("scheme", "http"),
                 "path": scope["path"],
                 "query": redact_query(scope.get("query_string", b"")),
                 "status": None if dropped else (500 if failed and status is None else status),

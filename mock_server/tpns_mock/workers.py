@@ -1,4 +1,4 @@
-"""``--workers N``: several server processes on one port and one data dir.
+"""Running the server: one process, or ``--workers N`` processes on one port and one data dir.
 
 uvicorn starts workers by importing an app factory in each fresh process, so the settings cannot
 be handed over as an object: the parent writes them into the environment (the same
@@ -23,7 +23,9 @@ from pathlib import Path
 
 import uvicorn
 from fastapi import FastAPI
+from uvicorn.supervisors import Multiprocess
 
+from tpns_mock import listen, tls
 from tpns_mock.app import create_app
 from tpns_mock.settings import ALIASES, Settings
 from tpns_mock.store import StorageError, Store
@@ -44,37 +46,63 @@ def settings_env(settings: Settings) -> dict[str, str]:
     return settings.to_env()
 
 
-def run_workers(settings: Settings, *, announce: Callable[[Settings], None]) -> int:
-    """Serve with ``settings.workers`` processes until SIGTERM or SIGINT; returns the exit code.
+def serve(settings: Settings, *, announce: Callable[[Settings], None]) -> int:
+    """Serve until SIGTERM or SIGINT, in one process or ``settings.workers``; the exit code.
 
-    An in-memory mock gets one throwaway data dir made here, shared by all workers and removed
-    when the last one has stopped.
+    The sockets are bound here, once, and handed to uvicorn (one per address: both loopbacks by
+    default), so every worker serves every address. With TLS on, the certificate is issued here
+    before any worker starts. An in-memory mock gets one throwaway data dir, shared by all
+    workers (and holding the TLS files) and removed when the last one has stopped.
     """
     throwaway = settings.data_dir is None
     data_dir = Path(tempfile.mkdtemp(prefix="tpns-mock-")) if throwaway else settings.data_dir
     assert data_dir is not None
     try:
-        # create the schema and clean up after a crash once, before any worker opens the store;
-        # an unusable data dir fails here, with one error instead of one per worker
+        running = replace(settings, data_dir=data_dir)
+        certfile: str | None = None
+        keyfile: str | None = None
+        if settings.tls:
+            running = replace(running, tls_dir=settings.tls_dir or data_dir / "tls")
+            assert running.tls_dir is not None
+            files = tls.prepare(running.tls_dir, tls.certificate_names(settings.tls_hosts))
+            certfile, keyfile = str(files.cert), str(files.key)
+        # an unusable data dir fails here, with one error instead of one per worker; this
+        # also creates the schema and cleans up after a crash before any worker opens it
         try:
             Store(data_dir).close()
         except StorageError as exc:
             print(f"tpns-mock: {exc}", file=sys.stderr)
             return 1
-        for alias in ALIASES:  # the declared variables below say everything, exactly
-            if alias.env:
-                os.environ.pop(alias.env, None)
-        os.environ.update(settings_env(replace(settings, data_dir=data_dir)))
-        announce(settings)
-        uvicorn.run(
-            FACTORY,
-            factory=True,
-            host=settings.host,
-            port=settings.port,
-            workers=settings.workers,
-            log_level=settings.log_level,
-        )
+        sockets = listen.bind(settings.host, settings.port)
+        try:
+            shown = replace(settings, port=sockets[0].getsockname()[1]) if sockets else settings
+            log_level = settings.log_level
+            if settings.workers > 1:
+                for alias in ALIASES:  # the declared variables below say everything, exactly
+                    if alias.env:
+                        os.environ.pop(alias.env, None)
+                os.environ.update(settings_env(running))
+                config = uvicorn.Config(
+                    FACTORY,
+                    factory=True,
+                    workers=settings.workers,
+                    log_level=log_level,
+                    ssl_certfile=certfile,
+                    ssl_keyfile=keyfile,
+                )
+                announce(shown)
+                Multiprocess(config, sockets=sockets).run()
+                return 0
+            config = uvicorn.Config(
+                create_app(running), log_level=log_level, ssl_certfile=certfile, ssl_keyfile=keyfile
+            )
+            server = uvicorn.Server(config)
+            announce(shown)
+            server.run(sockets=sockets)
+            return 0 if server.started else 3
+        finally:
+            for sock in sockets:
+                sock.close()
     finally:
         if throwaway:
             shutil.rmtree(data_dir, ignore_errors=True)
-    return 0

@@ -518,7 +518,7 @@ def parse_local_header(header: bytes, entry: ZipEntry, end: EndRecord) -> int:
             f"entry {entry.filename!r} ({entry.compress_size:,} bytes from byte {data_at:,}) "
             f"runs into the central directory at byte {end.directory_offset:,}"
         )
-    return data_at
+    return int(data_at)
 
 
 def read_entries(upload: BinaryIO, end: EndRecord) -> list[ZipEntry]:
