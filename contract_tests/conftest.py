@@ -200,7 +200,7 @@ def target(pytestconfig: pytest.Config) -> Target:
         return Target("mock", url.rstrip("/"), access_id, secret_key, second_app_from_env())
     return Target(
         "in-process",
-        "http://tpns-mock.invalid",
+        "http://tpns-mock",
         MOCK_ACCESS_ID,
         MOCK_SECRET_KEY,
         (MOCK_ACCESS_ID_2, MOCK_SECRET_KEY_2),

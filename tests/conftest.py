@@ -3,8 +3,10 @@ and a real ``tpns-mock`` process on a free port where the network path matters."
 
 from __future__ import annotations
 
+import json
 import os
 import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -96,6 +98,7 @@ class LiveServer:
     process: subprocess.Popen[bytes]
     data_dir: Path
     log: Path  # what the process printed (a file, not a pipe nobody reads while it runs)
+    ca: Path | None = None  # with --tls: the CA to trust (the URL is then https://localhost)
 
     def output(self) -> str:
         return self.log.read_text(errors="replace")
@@ -126,16 +129,21 @@ def start_server(data_dir: Path, *extra: str, env: dict[str, str] | None = None)
             stdout=sink,
             stderr=subprocess.STDOUT,
         )
-    url = f"http://127.0.0.1:{port}"
+    tls = "--tls" in extra
+    url = f"https://localhost:{port}" if tls else f"http://127.0.0.1:{port}"
+    ca = data_dir / "tls" / "ca.pem" if tls else None
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise RuntimeError(f"tpns-mock exited early:\n{log.read_text(errors='replace')}")
         try:
-            if httpx.get(f"{url}/_mock/health", timeout=1).status_code == 200:
-                return LiveServer(url, process, data_dir, log)
+            if ca is None or ca.exists():
+                verify = ssl.create_default_context(cafile=ca) if ca else True
+                if httpx.get(f"{url}/_mock/health", timeout=1, verify=verify).status_code == 200:
+                    return LiveServer(url, process, data_dir, log, ca)
         except httpx.TransportError:
-            time.sleep(0.1)
+            pass
+        time.sleep(0.1)
     process.kill()
     raise RuntimeError("tpns-mock did not become healthy in 20 s")
 
@@ -178,3 +186,100 @@ def upload_check_path(
         monkeypatch.setattr(intake, "validate_package", fallback)
     yield request.param
     assert fallback_accepted == [], "accepted by the fallback, not by the stream"
+
+
+# -- the hostile suite (tests/hostile) ---------------------------------------------------------
+# One real server takes every hostile case of the run, so its peak RSS is the whole suite's.
+# Its limits are small so cases stay quick: an inflate cap of 64 MiB and short body timeouts.
+
+HOSTILE_SEED = 20261125
+HOSTILE_ENV = {
+    "TPNS_MOCK_MAX_INFLATED_BYTES": str(64 * 1024 * 1024),
+    "TPNS_MOCK_BODY_TIMEOUT": "1.0",
+    "TPNS_MOCK_BODY_DEADLINE": "4.0",
+}
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("hostile", "the hostile suite (tests/hostile)")
+    group.addoption(
+        "--hostile-long",
+        action="store_true",
+        help="run the hostile generators at full size: many more mutants and examples (minutes)",
+    )
+    group.addoption(
+        "--hostile-seed",
+        type=int,
+        default=HOSTILE_SEED,
+        help=f"seed of the hostile generators (default {HOSTILE_SEED}, what CI runs)",
+    )
+
+
+@dataclass
+class HostileRun:
+    """The generators' settings for this run, and what the run measured."""
+
+    seed: int
+    long: bool
+    slowest_s: float = 0.0
+    slowest_case: str = ""
+    cases: int = 0
+    slowest_timeout_s: float = 0.0  # answers a body timeout gave, on purpose as slow as it is
+
+    @property
+    def scale(self) -> int:
+        return 20 if self.long else 1
+
+    def took(self, seconds: float, case: str, timeout: bool = False) -> None:
+        """Record how long one hostile request took to be answered; ``timeout``: it was
+        answered by a body timeout, which takes as long as the timeout by design."""
+        self.cases += 1
+        if timeout:
+            self.slowest_timeout_s = max(self.slowest_timeout_s, seconds)
+        elif seconds > self.slowest_s:
+            self.slowest_s, self.slowest_case = seconds, case
+
+
+@pytest.fixture(scope="session")
+def hostile_run(pytestconfig: pytest.Config) -> HostileRun:
+    return HostileRun(
+        pytestconfig.getoption("--hostile-seed"), pytestconfig.getoption("--hostile-long")
+    )
+
+
+def peak_rss_mb(pid: int) -> float | None:
+    """The process's peak resident memory (VmHWM), where /proc has it."""
+    status = Path(f"/proc/{pid}/status")
+    if not status.exists():
+        return None
+    for line in status.read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return None
+
+
+@pytest.fixture(scope="session")
+def hostile_server(
+    tmp_path_factory: pytest.TempPathFactory, hostile_run: HostileRun
+) -> Iterator[LiveServer]:
+    """The one server of the hostile suite. With ``TPNS_HOSTILE_REPORT`` set, its peak RSS and
+    the slowest answer of the run are written there as JSON (benchmarks/hostile.py reads it)."""
+    live = start_server(tmp_path_factory.mktemp("hostile") / "data", env=HOSTILE_ENV)
+    yield live
+    peak = peak_rss_mb(live.process.pid)
+    live.stop()
+    report = os.environ.get("TPNS_HOSTILE_REPORT")
+    if report:
+        Path(report).write_text(
+            json.dumps(
+                {
+                    "peak_rss_mb": peak,
+                    "slowest_s": hostile_run.slowest_s,
+                    "slowest_case": hostile_run.slowest_case,
+                    "slowest_timeout_s": hostile_run.slowest_timeout_s,
+                    "cases": hostile_run.cases,
+                    "seed": hostile_run.seed,
+                    "long": hostile_run.long,
+                }
+            )
+        )

@@ -345,7 +345,7 @@ async def test_rules_current_sends_what_tencents_newer_document_accepts(tmp_path
     csv.write_bytes(b"alice\nbob\n")
     archive = tmp_path / "csv-inside.zip"
     archive.write_bytes(make_zip({"vips.csv": b"carol\n"}))
-    options = {"base_url": "http://mock", "transport": transport}
+    options = {"base_url": "http://tpns-mock", "transport": transport}
     async with AsyncTPNSClient(ACCESS_ID, SECRET, rules="seed", **options) as seed:  # type: ignore[arg-type]
         for path in (csv, archive):
             with pytest.raises(PackageRefused) as caught:
@@ -354,7 +354,7 @@ async def test_rules_current_sends_what_tencents_newer_document_accepts(tmp_path
     async with AsyncTPNSClient(ACCESS_ID, SECRET, rules="current", **options) as tpns:  # type: ignore[arg-type]
         for path, accounts in ((csv, "alice\nbob\n"), (archive, "carol\n")):
             upload_id = (await tpns.upload_package(path)).upload_id
-            response = await tpns._http.get(f"http://mock/_mock/uploads/{upload_id}/accounts")
+            response = await tpns._http.get(f"http://tpns-mock/_mock/uploads/{upload_id}/accounts")
             assert response.text == accounts
         # a csv still holds one column, checked locally
         csv.write_bytes(b"alice,1\n")

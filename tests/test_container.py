@@ -11,8 +11,10 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
+import ssl
 import subprocess
 import sys
+import textwrap
 import time
 import uuid
 from collections.abc import Iterator
@@ -59,14 +61,23 @@ def engine_or_skip() -> None:
 
 @dataclass
 class Service:
-    """One ``podman-compose`` project of docker-compose.yml, on its own host port and volume."""
+    """One ``podman-compose`` project of docker-compose.yml, on its own host port and volume.
+
+    The service serves HTTPS (TLS is on in the compose file): the host side trusts the CA the
+    mock made in its volume, copied out once it is up (``ca``)."""
 
     project: str
     env: dict[str, str]
+    ca: Path
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.env['TPNS_MOCK_PUBLISHED_PORT']}"
+        # 127.0.0.1, not localhost: rootful podman (netavark) publishes [::1] but does not
+        # forward it to the container (Docker's proxy does), and localhost may try ::1 first
+        return f"https://127.0.0.1:{self.env['TPNS_MOCK_PUBLISHED_PORT']}"
+
+    def verify(self) -> ssl.SSLContext:
+        return ssl.create_default_context(cafile=self.ca)
 
     def compose(self, *args: str) -> str:
         return run(
@@ -95,6 +106,7 @@ class Service:
                 ["podman", "healthcheck", "run", container], capture_output=True, text=True
             )
             if check.returncode == 0:
+                self.ca.write_text(run("podman", "exec", container, "cat", "/data/tls/ca.pem"))
                 return container
             if time.monotonic() > deadline:
                 logs = run("podman", "logs", container)
@@ -114,10 +126,10 @@ def image() -> Iterator[str]:
 
 
 @pytest.fixture(scope="module")
-def service(image: str) -> Iterator[Service]:
+def service(image: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
     project = f"tpnsmocktest{uuid.uuid4().hex[:8]}"
     env = {"TPNS_MOCK_IMAGE": image, "TPNS_MOCK_PUBLISHED_PORT": str(free_port())}
-    svc = Service(project, env)
+    svc = Service(project, env, tmp_path_factory.mktemp("compose") / "ca.pem")
     try:
         svc.up()
         yield svc
@@ -130,9 +142,14 @@ def test_image_keeps_its_healthcheck(image: str) -> None:
     assert "tpns_mock.healthcheck" in healthcheck
 
 
-def test_service_is_published_on_loopback_only(service: Service) -> None:
-    ports = run("podman", "port", service.container()).strip()
-    assert ports == f"8080/tcp -> 127.0.0.1:{service.env['TPNS_MOCK_PUBLISHED_PORT']}"
+def test_service_is_published_on_both_loopbacks_only(service: Service) -> None:
+    ports = sorted(run("podman", "port", service.container()).split("\n"))
+    published = service.env["TPNS_MOCK_PUBLISHED_PORT"]
+    assert [p for p in ports if p] == [
+        f"443/tcp -> 127.0.0.1:{published}",
+        f"443/tcp -> ::1:{published}",
+    ]
+    assert httpx.get(f"{service.url}/_mock/health", verify=service.verify()).status_code == 200
 
 
 def test_server_runs_as_non_root(service: Service) -> None:
@@ -146,7 +163,9 @@ def test_server_runs_as_non_root(service: Service) -> None:
 
 
 def test_upload_works_and_survives_down_and_up(service: Service) -> None:
-    with httpx.Client(base_url=service.url, auth=AUTH, timeout=30) as client:
+    with httpx.Client(
+        base_url=service.url, auth=AUTH, timeout=30, verify=service.verify()
+    ) as client:
         answer = client.post(
             UPLOAD, files={"file": ("accounts.zip", accounts_zip(["alice", "bob"]))}
         )
@@ -159,40 +178,48 @@ def test_upload_works_and_survives_down_and_up(service: Service) -> None:
             f"{service.url}{UPLOAD}",
             files={"file": ("a.zip", b"x")},
             auth=(AUTH[0], "wrong-secret"),
+            verify=service.verify(),
         )
         assert (wrong.status_code, wrong.json()["retCode"]) == (403, 1008003)
 
+    ca_before = service.ca.read_text()
     service.compose("down")  # without -v: the named volume stays
     service.up()
+    assert service.ca.read_text() == ca_before, "the CA lives in the volume: trust survives"
 
-    with httpx.Client(base_url=service.url, auth=AUTH, timeout=30) as client:
+    with httpx.Client(
+        base_url=service.url, auth=AUTH, timeout=30, verify=service.verify()
+    ) as client:
         assert client.get(f"/_mock/uploads/{upload_id}/accounts").text == "alice\nbob\n"
         again = client.post(UPLOAD, files={"file": ("b.zip", accounts_zip(["carol", "dan"]))})
         assert again.json()["uploadId"] == upload_id + 1
 
 
 def test_docs_are_served_from_the_container(service: Service) -> None:
-    html = httpx.get(f"{service.url}/docs", timeout=30).text
+    html = httpx.get(f"{service.url}/docs", timeout=30, verify=service.verify()).text
     assert "/_mock/docs-assets/swagger-ui-bundle.js" in html and "https://" not in html
-    bundle = httpx.get(f"{service.url}/_mock/docs-assets/swagger-ui-bundle.js", timeout=30)
+    bundle = httpx.get(
+        f"{service.url}/_mock/docs-assets/swagger-ui-bundle.js", timeout=30, verify=service.verify()
+    )
     assert bundle.status_code == 200
 
 
 def test_the_dashboard_is_served_from_the_installed_package(service: Service) -> None:
     """The image installs a built wheel, not the source tree: the dashboard's files must be in
     the wheel's package data."""
-    page = httpx.get(f"{service.url}/_mock/ui", timeout=30)
+    page = httpx.get(f"{service.url}/_mock/ui", timeout=30, verify=service.verify())
     assert page.status_code == 200 and "ui/dashboard.js" in page.text
     for name in ("dashboard.js", "dashboard.css", "favicon.svg"):
-        asset = httpx.get(f"{service.url}/_mock/ui/{name}", timeout=30)
+        asset = httpx.get(f"{service.url}/_mock/ui/{name}", timeout=30, verify=service.verify())
         assert asset.status_code == 200 and asset.content, name
 
 
 # -- the contract suite against the container ------------------------------------------------
 
 
-def contract_suite(url: str) -> subprocess.CompletedProcess[str]:
-    """Run the project's contract suite (``contract_tests/``) against a mock at ``url``."""
+def contract_suite(url: str, ca: Path) -> subprocess.CompletedProcess[str]:
+    """Run the project's contract suite (``contract_tests/``) against a mock at ``url``, over
+    HTTPS trusting ``ca`` (httpx reads SSL_CERT_FILE)."""
     return subprocess.run(
         [
             sys.executable,
@@ -205,6 +232,7 @@ def contract_suite(url: str) -> subprocess.CompletedProcess[str]:
             "no:cacheprovider",
         ],
         cwd=ROOT,
+        env={**os.environ, "SSL_CERT_FILE": str(ca)},
         capture_output=True,
         text=True,
         timeout=600,
@@ -212,5 +240,84 @@ def contract_suite(url: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_contract_suite_passes_against_the_container(service: Service) -> None:
-    result = contract_suite(service.url)
+    result = contract_suite(service.url, service.ca)
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
+
+
+# -- a drop-in for Tencent, for the other containers of the project --------------------------
+
+# what an app container runs: Python's standard library, Tencent's real URL, Tencent's HMAC
+# signature, and the CA read from the mock's volume (mounted read-only at /tpns-mock)
+APP = textwrap.dedent(
+    r"""
+    import base64, hashlib, hmac, json, ssl, sys, time, urllib.request
+
+    access_id, secret, zip_bytes = sys.argv[1], sys.argv[2], bytes.fromhex(sys.argv[3])
+    trust = ssl.create_default_context(cafile="/tpns-mock/tls/ca.pem")
+    boundary = "apptest"
+    body = (
+        b'--apptest\r\nContent-Disposition: form-data; name="file"; filename="a.zip"\r\n'
+        b"Content-Type: application/zip\r\n\r\n" + zip_bytes + b"\r\n--apptest--\r\n"
+    )
+    stamp = str(int(time.time()))
+    mac = hmac.new(secret.encode(), (stamp + access_id).encode() + body, hashlib.sha256)
+    request = urllib.request.Request(
+        "https://api.tpns.tencent.com/v3/push/package/upload",
+        data=body,
+        headers={
+            "Content-Type": "multipart/form-data; boundary=" + boundary,
+            "AccessId": access_id,
+            "TimeStamp": stamp,
+            "Sign": base64.b64encode(mac.hexdigest().encode()).decode(),
+        },
+    )
+    answer = json.load(urllib.request.urlopen(request, context=trust, timeout=30))
+    served = {}
+    for host in ("api.tpns.sh.tencent.com", "api.tpns.hk.tencent.com",
+                 "api.tpns.sgp.tencent.com", "tpns-mock"):
+        url = "https://" + host + "/_mock/ca.pem"
+        served[host] = urllib.request.urlopen(url, context=trust, timeout=30).read().decode()
+    print(json.dumps({"answer": answer, "served": served}))
+    """
+)
+
+
+def test_another_container_reaches_tencent_hosts_and_gets_the_mock(
+    service: Service, image: str
+) -> None:
+    container = service.container()
+    out = run(
+        "podman",
+        "run",
+        "--rm",
+        "--network",
+        f"{service.project}_default",
+        "-v",
+        f"{service.project}_tpns-mock-data:/tpns-mock:ro",
+        "--entrypoint",
+        "python",
+        image,
+        "-c",
+        APP,
+        AUTH[0],
+        AUTH[1],
+        accounts_zip(["dropin-alice", "dropin-bob"]).hex(),
+        timeout=120,
+    )
+    result = __import__("json").loads(out)
+    answer = result["answer"]
+    assert answer["retCode"] == 0 and answer["errMsg"] == "", answer
+    # the CA every name served is the one in the volume
+    assert set(result["served"].values()) == {service.ca.read_text()}
+    with httpx.Client(base_url=service.url, timeout=30, verify=service.verify()) as mock:
+        accounts = mock.get(f"/_mock/uploads/{answer['uploadId']}/accounts").text
+        entry = mock.get("/_mock/requests", params={"limit": 10}).json()["requests"]
+    assert accounts == "dropin-alice\ndropin-bob\n"
+    (upload,) = [e for e in entry if e["path"] == UPLOAD and e["accessId"] == AUTH[0]][:1]
+    assert (upload["host"], upload["scheme"], upload["retCode"]) == (
+        "api.tpns.tencent.com",
+        "https",
+        0,
+    ), upload
+    assert upload["headers"]["sign"] == "[redacted]", upload
+    assert container  # the mock's own container answered; no other is on the network

@@ -10,11 +10,13 @@ from typing import Any
 
 import pytest
 import yaml
-from conftest import LiveServer, free_port
+from conftest import LiveServer, free_port, start_server
 from tpns_mock.healthcheck import health_url, probe
 from tpns_mock.settings import Settings
+from tpns_mock.tls import TENCENT_HOSTS
 
 ROOT = Path(__file__).resolve().parents[1]
+PUBLISHED = re.compile(r"(\[[^\]]+\]|[^:]+):(.*)")  # host:port, the host maybe [IPv6]
 DEFAULTED = re.compile(r"^\$\{(?P<var>[A-Z0-9_]+):-(?P<default>[^}]*)\}$")
 
 
@@ -31,12 +33,15 @@ def dockerfile() -> list[str]:
 def test_compose_service_binds_loopback_keeps_data_and_checks_health() -> None:
     service = compose()["services"]["tpns-mock"]
     assert service["build"] == "."
-    (port,) = service["ports"]
-    published, container = port.rsplit(":", 1)
-    host, host_port = published.split(":", 1)
-    assert host == "127.0.0.1", "the mock must not be reachable from the network"
-    assert DEFAULTED.match(host_port)["default"] == "8080"  # type: ignore[index]
-    assert container == "8080"
+    hosts = []
+    for port in service["ports"]:
+        published, container = port.rsplit(":", 1)
+        host, host_port = PUBLISHED.match(published).groups()  # type: ignore[union-attr]
+        hosts.append(host)
+        assert DEFAULTED.match(host_port)["default"] == "8080"  # type: ignore[index]
+        assert container == service["environment"]["TPNS_MOCK_PORT"] == "443"
+    # both loopbacks (localhost may be either), and nothing the network reaches
+    assert hosts == ["127.0.0.1", "[::1]"]
     (volume,) = service["volumes"]
     name, target = volume.split(":")
     assert target == "/data" and name in compose()["volumes"], "a named volume holds the data"
@@ -44,15 +49,28 @@ def test_compose_service_binds_loopback_keeps_data_and_checks_health() -> None:
 
 
 def test_compose_environment_defaults_are_the_mocks_own() -> None:
-    environment = compose()["services"]["tpns-mock"]["environment"]
-    env: dict[str, str] = {}
+    environment = dict(compose()["services"]["tpns-mock"]["environment"])
+    # the compose file's own choices: Tencent's port, and TLS on (TPNS_MOCK_TLS=0 turns it off)
+    assert environment.pop("TPNS_MOCK_PORT") == "443"
+    assert environment["TPNS_MOCK_TLS"] == "${TPNS_MOCK_TLS:-1}"
+    env: dict[str, str] = {"TPNS_MOCK_TLS": "0"}
     for key, value in environment.items():
+        if key == "TPNS_MOCK_TLS":
+            continue
         match = DEFAULTED.match(value)
         assert match and match["var"] == key, f"{key} must read ${{{key}:-default}}"
         env[key] = match["default"]
     assert {"TPNS_MOCK_ACCESS_ID", "TPNS_MOCK_SECRET_KEY", "TPNS_MOCK_WORKERS"} <= set(env)
     ours = Settings.from_env(env)
     assert ours == Settings(data_dir=ours.data_dir), "a default in the compose file drifted"
+
+
+def test_compose_answers_under_tencents_hostnames() -> None:
+    service = compose()["services"]["tpns-mock"]
+    aliases = service["networks"]["default"]["aliases"]
+    assert sorted(aliases) == sorted(TENCENT_HOSTS) and len(TENCENT_HOSTS) == 4
+    # an unprivileged server may listen on 443 whatever the engine's default
+    assert service["sysctls"]["net.ipv4.ip_unprivileged_port_start"] == 0
 
 
 def test_dockerfile_builds_on_the_official_slim_image_as_non_root() -> None:
@@ -83,6 +101,8 @@ def test_dockerfile_builds_on_the_official_slim_image_as_non_root() -> None:
         ({"TPNS_MOCK_HOST": "::"}, "http://127.0.0.1:8080/_mock/health"),
         ({"TPNS_MOCK_HOST": "::1", "TPNS_MOCK_PORT": "81"}, "http://[::1]:81/_mock/health"),
         ({"TPNS_MOCK_HOST": "10.0.0.5"}, "http://10.0.0.5:8080/_mock/health"),
+        ({"TPNS_MOCK_HOST": "127.0.0.1,::1"}, "http://127.0.0.1:8080/_mock/health"),
+        ({"TPNS_MOCK_TLS": "1", "TPNS_MOCK_PORT": "443"}, "https://127.0.0.1:443/_mock/health"),
     ],
 )
 def test_healthcheck_follows_the_configured_host_and_port(env: dict[str, str], url: str) -> None:
@@ -101,3 +121,25 @@ def test_healthcheck_exit_code_says_whether_the_mock_serves(live_server: LiveSer
     assert closed.returncode == 1
     assert "unhealthy" in closed.stderr
     assert probe(f"{live_server.url}/_mock/nothing-here") == "HTTP Error 404: Not Found"
+
+
+def test_healthcheck_over_tls_trusts_the_mocks_own_ca(tmp_path: Path) -> None:
+    server = start_server(tmp_path / "data", "--tls")
+    try:
+        port = server.url.rsplit(":", 1)[1]
+        command = [sys.executable, "-m", "tpns_mock.healthcheck"]
+        env = {"TPNS_MOCK_PORT": port, "TPNS_MOCK_TLS": "1"}
+        healthy = subprocess.run(
+            command, env={**env, "TPNS_MOCK_DATA_DIR": str(server.data_dir)}, capture_output=True
+        )
+        assert healthy.returncode == 0, healthy.stderr
+        # another CA (another data dir's): the probe does not trust what it cannot check
+        other = tmp_path / "other"
+        (other / "tls").mkdir(parents=True)
+        __import__("tpns_mock.tls").tls.prepare(other / "tls", ["localhost"])
+        distrust = subprocess.run(
+            command, env={**env, "TPNS_MOCK_DATA_DIR": str(other)}, capture_output=True, text=True
+        )
+        assert distrust.returncode == 1 and "CERTIFICATE_VERIFY_FAILED" in distrust.stderr
+    finally:
+        server.stop()

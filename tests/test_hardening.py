@@ -198,7 +198,7 @@ def test_a_fault_body_past_its_cap_is_413(mock: Mock) -> None:
 
 
 def _asgi_client(app: Any) -> httpx.AsyncClient:
-    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://mock")
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://tpns-mock")
 
 
 async def _stall(first: bytes) -> AsyncIterator[bytes]:

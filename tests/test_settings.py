@@ -76,7 +76,9 @@ def different(spec: Spec) -> Any:
         return Path("/elsewhere/data")
     if spec.kind is Mapping:
         return {"1500000009": "secret:nine", "1500000010": ' a,b "c" '}
-    return spec.default + "-changed"
+    if spec.kind is tuple:
+        return ("app.internal", "10.0.0.7", "*.dev.test")
+    return f"{spec.default}-changed" if spec.default else "changed"
 
 
 def test_every_declared_setting_is_handed_over_exactly() -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import signal
 import socket
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -13,8 +12,9 @@ from typing import Any
 import httpx
 import pytest
 from conftest import AUTH, UPLOAD, LiveServer, start_server
+from tpns_mock import listen
 from tpns_mock.settings import Settings
-from tpns_mock.workers import listening_socket, settings_env
+from tpns_mock.workers import settings_env
 from zips import accounts_zip
 
 pytestmark = pytest.mark.slow  # starts multi-process servers
@@ -57,6 +57,9 @@ def test_settings_reach_workers_through_the_environment(tmp_path: Path) -> None:
         push_rate_limit=False,
         journal_size=7,
         workers=3,
+        tls=True,
+        tls_hosts=("app.internal", "10.0.0.7"),
+        tls_dir=tmp_path / "certs",
     )
     assert Settings.from_env(settings_env(settings)) == settings
     with pytest.raises(ValueError, match="data dir"):
@@ -197,70 +200,9 @@ def test_in_memory_workers_share_one_throwaway_store_removed_at_exit(tmp_path: P
 
 def test_accepted_connections_have_nagle_off() -> None:
     """Without TCP_NODELAY a keep-alive client waits ~40 ms a request (Nagle + delayed ACK)."""
-    with (
-        listening_socket("127.0.0.1", 0) as server,
-        socket.create_connection(server.getsockname()[:2], timeout=5),
-    ):
-        accepted, _ = server.accept()
-        with accepted:
-            assert accepted.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) != 0
-
-
-def wait_for_both_workers(url: str) -> set[int]:
-    pids: set[int] = set()
-    deadline = time.monotonic() + 20
-    while len(pids) < 2 and time.monotonic() < deadline:
-        with httpx.Client(base_url=url, timeout=10) as fresh:
-            pids.add(fresh.get("/_mock/health").json()["pid"])
-    assert len(pids) == 2, "both workers answer"
-    return pids
-
-
-def test_keep_alive_connections_are_spread_over_the_workers(two_workers: LiveServer) -> None:
-    wait_for_both_workers(two_workers.url)
-    clients = [httpx.Client(base_url=two_workers.url, timeout=10) for _ in range(16)]
-    try:
-        pids = [client.get("/_mock/health").json()["pid"] for client in clients]
-        # each connection stays with the worker that accepted it ...
-        assert [client.get("/_mock/health").json()["pid"] for client in clients] == pids
-    finally:
-        for client in clients:
-            client.close()
-    # ... and the kernel hashes them over both (all 16 on one: odds of 2 in 65,536)
-    assert len(set(pids)) == 2, pids
-
-
-def test_new_connections_during_shutdown_are_refused_not_reset(tmp_path: Path) -> None:
-    """A refused connection is safe to retry; a reset one may have delivered its request."""
-    server = start_server(tmp_path / "data", "--workers", "2")
-    port = int(server.url.rsplit(":", 1)[1])
-    try:
-        wait_for_both_workers(server.url)
-        # an upload trickling in keeps a worker busy (so the server up) while it shuts down
-        slow = socket.create_connection(("127.0.0.1", port), timeout=30)
-        body = b"x" * 4096
-        slow.sendall(
-            f"POST {UPLOAD} HTTP/1.1\r\nHost: x\r\nContent-Length: {len(body)}\r\n"
-            "Content-Type: multipart/form-data; boundary=b\r\n\r\n".encode()
-        )
-        slow.sendall(b"--b\r\n")
-        time.sleep(0.2)
-        os.kill(server.process.pid, signal.SIGTERM)
-        outcomes = []
-        deadline = time.monotonic() + 2
-        while time.monotonic() < deadline:
-            try:
-                with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
-                    sock.sendall(b"GET /_mock/health HTTP/1.1\r\nHost: x\r\n\r\n")
-                    answer = sock.recv(65536)
-                outcomes.append("answered" if answer else "closed")
-            except ConnectionRefusedError:
-                outcomes.append("refused")
-            except ConnectionResetError:
-                outcomes.append("reset")
-            time.sleep(0.01)
-        slow.close()
-        assert "refused" in outcomes
-        assert "reset" not in outcomes, outcomes
-    finally:
-        server.stop()
+    for server in listen.bind("127.0.0.1", 0):
+        server.listen()
+        with server, socket.create_connection(server.getsockname()[:2], timeout=5):
+            accepted, _ = server.accept()
+            with accepted:
+                assert accepted.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) != 0

@@ -115,3 +115,25 @@ async def asgi_body(receive: Callable[[], Awaitable[Mapping[str, Any]]]) -> Asyn
         yield message.get("body", b"")
         if not message.get("more_body", False):
             return
+
+
+def expects_continue(headers: Mapping[str, str]) -> bool:
+    """The client sent ``Expect: 100-continue``: it waits for a go-ahead before the body, and a
+    server that refuses first can answer at once without reading (or draining) anything."""
+    return "100-continue" in headers.get("expect", "").lower()
+
+
+class Started:
+    """Wraps a body iterator and remembers whether its first chunk was asked for. Asking is
+    what makes the server send ``100 Continue`` to a client that expects it."""
+
+    def __init__(self, body: AsyncIterator[bytes]) -> None:
+        self._body = body
+        self.started = False
+
+    def __aiter__(self) -> AsyncIterator[bytes]:
+        return self
+
+    async def __anext__(self) -> bytes:
+        self.started = True
+        return await self._body.__anext__()

@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import socket
 import sys
-from dataclasses import replace
 
-import uvicorn
-
-from tpns_mock.app import create_app
+from tpns_mock import listen
 from tpns_mock.settings import DEFAULT_SECRET_KEY, Settings, add_arguments, from_args
-from tpns_mock.workers import HTTP, run_workers
+from tpns_mock.store import StorageError
+from tpns_mock.tls import TENCENT_HOSTS
+from tpns_mock.workers import serve
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -38,49 +36,30 @@ def shown_secret(secret: str) -> str:
 
 
 def banner(settings: Settings) -> str:
-    host = "localhost" if settings.host in ("0.0.0.0", "::") else settings.host
+    scheme = "https" if settings.tls else "http"
+    hosts = [listen.url_host(address) for address in listen.addresses(settings.host)]
+    urls = "  ".join(f"{scheme}://{host}:{settings.port}" for host in hosts)
     lines = [
-        f"tpns-mock starting on http://{host}:{settings.port}",
+        f"tpns-mock starting on {urls}",
         f"  rules: {settings.rules.value}; data: {settings.data_dir or 'in memory (throwaway)'}",
     ]
     for access_id, secret in settings.apps.items():
         lines.append(f"  accepts AccessId {access_id} with SecretKey {shown_secret(secret)}")
-    lines.append(f"  inspect: http://{host}:{settings.port}/_mock/uploads   docs: /docs")
+    base = f"{scheme}://{hosts[0]}:{settings.port}"
+    lines.append(f"  inspect: {base}/_mock/uploads   docs: /docs")
+    if settings.tls:
+        lines.append(
+            f"  TLS: trust the CA {base}/_mock/ca.pem; the certificate also covers "
+            + ", ".join((*TENCENT_HOSTS, *settings.tls_hosts))
+        )
     return "\n".join(lines)
-
-
-def listen(host: str, port: int) -> socket.socket:
-    """The server's socket, bound before anything is printed, so a busy port is one clear line
-    (``OSError`` with it) instead of a banner followed by uvicorn's traceback-like log."""
-    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn does
-    try:
-        sock.bind((host, port))
-    except OSError as exc:
-        sock.close()
-        reason = (exc.strerror or str(exc)).lower()
-        raise OSError(
-            f"cannot listen on {host}:{port}: {reason}; stop what is using it, or choose "
-            "another --port / TPNS_MOCK_PORT"
-        ) from None
-    return sock
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         settings = settings_from_args(args, Settings.from_env())
-        sock = listen(settings.host, settings.port)
-    except (ValueError, OSError) as exc:
-        print(f"tpns-mock: {exc}", file=sys.stderr)
+        return serve(settings, announce=lambda s: print(banner(s), flush=True))
+    except (ValueError, OSError, StorageError) as exc:  # a bad setting (2); else 1: a busy
+        print(f"tpns-mock: {exc}", file=sys.stderr)  # port, unusable files, a broken data dir
         return 2 if isinstance(exc, ValueError) else 1
-    if settings.workers > 1:
-        sock.close()  # uvicorn's supervisor binds the port again for its workers
-        return run_workers(settings, announce=lambda s: print(banner(s), flush=True))
-    with sock:
-        app = create_app(settings)
-        settings = replace(settings, port=sock.getsockname()[1])  # --port 0: the one chosen
-        print(banner(settings), flush=True)
-        config = uvicorn.Config(app, http=HTTP, log_level=settings.log_level)
-        uvicorn.Server(config).run(sockets=[sock])
-    return 0

@@ -26,6 +26,8 @@ MAX_METHOD_CHARS = 20
 MAX_ERR_MSG_CHARS = 4096
 MAX_BODY_BYTES = 64 * 1024  # a fault body is a few hundred bytes
 ADMIN_PREFIX = "/_mock"
+# statuses HTTP forbids a body for (RFC 9110): a server must not send one, a client won't read it
+NO_BODY_STATUSES = frozenset({204, 205, 304})
 FIELDS = (
     "path",
     "method",
@@ -119,6 +121,11 @@ def parse_fault(data: Any) -> FaultSpec:
         _check_text("errMsg", err_msg, MAX_ERR_MSG_CHARS)
         default_status = 403 if ret_code == AUTH_FAILURE else 200
         http_status = _int_in(data, "httpStatus", 200, 599, default_status)
+        if http_status in NO_BODY_STATUSES:
+            raise FaultSpecError(
+                f"'httpStatus' {http_status} cannot carry a body, and an error fault answers "
+                "with its retCode in one; use another status from 200 to 599"
+            )
     else:
         for name in ("retCode", "errMsg", "httpStatus"):
             if name in data:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
-from typing import BinaryIO
+from typing import Protocol
 
 from python_multipart.exceptions import MultipartParseError
 from python_multipart.multipart import MultipartParser, parse_options_header
@@ -25,6 +25,14 @@ MAX_PARTS = 16
 # room for the multipart framing and any small fields around a file at the size limit
 FRAMING_SLACK_BYTES = 1024 * 1024
 FIELD_NAME = "file"
+
+
+class Sink(Protocol):
+    """Where the file part's bytes go: a file, or something that also checks them on the way."""
+
+    def write(self, data: bytes, /) -> int: ...
+
+    def flush(self) -> None: ...
 
 
 @dataclass
@@ -68,7 +76,7 @@ async def receive_file(
     body: AsyncIterator[bytes],
     content_type: str,
     content_length: int | None,
-    sink: BinaryIO,
+    sink: Sink,
     *,
     max_file_bytes: int,
     idle_timeout_s: float,

@@ -19,7 +19,7 @@ from __future__ import annotations
 import hashlib
 import queue
 import threading
-from typing import BinaryIO
+from typing import BinaryIO, cast
 
 from starlette.concurrency import run_in_threadpool
 from tpns_client.protocol.package import AccountChecker, PackageSummary, Rules, validate_package
@@ -126,13 +126,14 @@ class Intake:
     def _consume(self) -> None:
         check = self.check
         assert check is not None
-        while (chunk := self._queue.get()) is not _END:
+        while (item := self._queue.get()) is not _END:
             if self._discard or self._failure is not None:
                 continue
+            chunk = cast(bytes, item)
             try:
-                self.handle.write(chunk)  # type: ignore[arg-type]
-                self._digest.update(chunk)  # type: ignore[arg-type]
-                check.feed(chunk)  # type: ignore[arg-type]
+                self.handle.write(chunk)
+                self._digest.update(chunk)
+                check.feed(chunk)
             except BaseException as exc:  # a full disk: raised to the route at the verdict
                 self._failure = exc
         if not self._discard and self._failure is None:

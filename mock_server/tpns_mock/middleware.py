@@ -12,25 +12,23 @@ store (SQLite), so several worker processes share one journal and one set of fau
 from __future__ import annotations
 
 import json
+import logging
 import random
 import time
 from typing import Any
-from urllib.parse import parse_qsl, urlencode
 
 import anyio
 import httpx
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from tpns_mock.answers import refused_at
-from tpns_mock.body import asgi_body, drain
+from tpns_mock.body import asgi_body, drain, expects_continue
 from tpns_mock.faults import ADMIN_PREFIX
-from tpns_mock.store import Fault, Store
+from tpns_mock.redaction import auth_scheme, redact_headers, redact_query
+from tpns_mock.store import Fault, StorageError, Store, describe_failure
 
 DOCS_PATHS = frozenset({"/docs", "/docs/oauth2-redirect", "/redoc", "/openapi.json"})
 MAX_JOURNALED_BODY = 64 * 1024  # answers past this are not parsed for their return code
-REDACTED = "[redacted]"
-# a header or query parameter whose name holds one of these may carry a credential
-SECRET_NAME_PARTS = ("auth", "sign", "secret", "key", "token", "password", "cookie", "session")
 
 # keys routes and the fault middleware set in ``scope["state"]`` for the journal to read
 STATE_ACCESS_ID = "tpns_access_id"
@@ -44,27 +42,18 @@ def is_tpns_path(path: str) -> bool:
     return not admin and path not in DOCS_PATHS
 
 
-def is_secret_name(name: str) -> bool:
-    lowered = name.lower()
-    return any(part in lowered for part in SECRET_NAME_PARTS)
+LOG = logging.getLogger("tpns_mock")
 
 
-def redact_headers(raw: list[tuple[bytes, bytes]]) -> dict[str, str]:
-    """Headers as ``name: value``; any that may carry a credential shows only its scheme."""
-    headers: dict[str, str] = {}
-    for raw_name, raw_value in raw:
-        name = raw_name.decode("latin-1").lower()
-        value = raw_value.decode("latin-1")
-        if is_secret_name(name):
-            scheme, sep, _ = value.strip().partition(" ")
-            value = f"{scheme} {REDACTED}" if sep and scheme.isalpha() else REDACTED
-        headers[name] = f"{headers[name]}, {value}" if name in headers else value
-    return headers
+def _journal_failed(exc: Exception) -> None:
+    LOG.warning("the request journal could not record a request: %s", describe_failure(exc))
 
 
-def redact_query(query: bytes) -> str:
-    pairs = parse_qsl(query.decode("latin-1"), keep_blank_values=True)
-    return urlencode([(k, REDACTED if is_secret_name(k) else v) for k, v in pairs])
+def _host(scope: Scope) -> str | None:
+    for name, value in scope.get("headers", []):
+        if name == b"host":
+            return bytes(value).decode("latin-1")
+    return None
 
 
 def _answer_code(body: bytes) -> tuple[int | None, str | None]:
@@ -111,12 +100,20 @@ class JournalMiddleware:
                 return
             recorded = True
             body = bytes(answer["body"])
+            headers = {
+                k.decode("latin-1").lower(): v.decode("latin-1")
+                for k, v in scope.get("headers", [])
+            }
             dropped = bool(state.get(STATE_DROPPED))
             status = answer["status"]
             code, message = _answer_code(body) if len(body) <= MAX_JOURNALED_BODY else (None, None)
             entry = {
                 "time": self.store.stamp(),
                 "method": scope["method"],
+                # the name the client addressed (an app reaching "Tencent" by a hosts entry,
+                # --resolve or a network alias shows here), and whether over TLS
+                "host": _host(scope),
+                "scheme": scope.get("scheme", "http"),
                 "path": scope["path"],
                 "query": redact_query(scope.get("query_string", b"")),
                 "status": None if dropped else (500 if failed and status is None else status),
@@ -126,10 +123,14 @@ class JournalMiddleware:
                 "accessId": state.get(STATE_ACCESS_ID),
                 "faultId": state.get(STATE_FAULT_ID),
                 "dropped": dropped,
+                "auth": auth_scheme(headers),
                 "headers": redact_headers(scope.get("headers", [])),
             }
             # inline: one short WAL append costs less than handing it to a thread and back
-            self.store.add_request(entry, self.keep)
+            try:
+                self.store.add_request(entry, self.keep)
+            except Exception as exc:  # the answer matters more than its journal entry
+                _journal_failed(exc)
 
         async def journaling_send(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -168,10 +169,13 @@ class FaultMiddleware:
         # most requests meet no fault: asking costs one read, inline; only a candidate is
         # taken (a write transaction) on a thread
         fault = None
-        if self.store.fault_armed(scope["path"], scope["method"]):
-            fault = await anyio.to_thread.run_sync(
-                self.store.take_fault, scope["path"], scope["method"], fires
-            )
+        try:
+            if self.store.fault_armed(scope["path"], scope["method"]):
+                fault = await anyio.to_thread.run_sync(
+                    self.store.take_fault, scope["path"], scope["method"], fires
+                )
+        except StorageError:
+            fault = None  # the route meets the same failure and answers it in its shape
         if fault is None:
             await self.app(scope, receive, send)
             return
@@ -186,7 +190,11 @@ class FaultMiddleware:
             state[STATE_DROPPED] = True
             await _drop_connection(receive, send)
         else:
-            await drain(asgi_body(receive))
+            headers = {
+                k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]
+            }
+            if not expects_continue(headers):  # else the client waits: nothing to drain
+                await drain(asgi_body(receive))
             response = refused_at(
                 scope["path"], spec["retCode"], spec["errMsg"], spec["httpStatus"]
             )

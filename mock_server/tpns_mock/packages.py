@@ -17,6 +17,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import BinaryIO
 
+from tpns_mock.storage_errors import StorageError, storage_errors
+
 try:
     import fcntl
 except ImportError:  # pragma: no cover - Windows: temp files are only removed by age
@@ -73,27 +75,49 @@ class PackageFiles:
         name = uuid.uuid4().hex
         staging, path = self.tmp_dir / f"{name}.new", self.tmp_dir / f"{name}.part"
         try:
-            with staging.open("w+b") as handle:
+            with storage_errors("could not store the upload"):
+                handle = staging.open("w+b")
+            with handle:
                 # locked before it is visible as .part, so recovery never takes it for debris
                 _hold(handle)
                 os.replace(staging, path)
                 yield path, handle
         finally:
-            path.unlink(missing_ok=True)
-            staging.unlink(missing_ok=True)
+            with contextlib.suppress(OSError):  # a data dir gone meanwhile has nothing left
+                path.unlink(missing_ok=True)
+                staging.unlink(missing_ok=True)
 
     def place(self, incoming: Path, kind: str) -> str:
         """Move an accepted package into ``packages/`` under a new random name; returns it."""
         stored_name = f"{uuid.uuid4().hex}.{kind}"
-        os.replace(incoming, self.packages_dir / stored_name)
+        with storage_errors("could not store the upload"):
+            os.replace(incoming, self.packages_dir / stored_name)
         return stored_name
+
+    def health_problem(self) -> str | None:
+        """Why no file can be written in the data dir right now (deleted, full, read-only), or
+        None: a small file is written, synced and removed."""
+        try:
+            with storage_errors(f"cannot write to the data dir {str(self.tmp_dir.parent)!r}"):
+                probe = self.tmp_dir / f"health-{uuid.uuid4().hex}.new"
+                try:
+                    with probe.open("wb") as handle:
+                        handle.write(bytes(4096))
+                        handle.flush()
+                        os.fsync(handle.fileno())
+                finally:
+                    probe.unlink(missing_ok=True)
+        except StorageError as exc:
+            return str(exc)
+        return None
 
     def path(self, stored_name: str) -> Path:
         return self.packages_dir / stored_name
 
     def remove(self, stored_names: list[str]) -> None:
         for name in stored_names:
-            (self.packages_dir / name).unlink(missing_ok=True)
+            with contextlib.suppress(OSError):  # the records are gone; a stray file is recovered
+                (self.packages_dir / name).unlink(missing_ok=True)
 
 
 def _hold(handle: BinaryIO) -> None:

@@ -12,6 +12,8 @@ Sources and choices are in docs/fidelity.md.
 from __future__ import annotations
 
 import json
+import math
+import re
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -52,6 +54,12 @@ MAX_BODY_BYTES = 1024 * 1024
 SEND_TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
 # send_time is Beijing time, the zone of Tencent's service and its documents
 SEND_TIME_ZONE = timezone(timedelta(hours=8), "UTC+8")
+# strptime reads any Unicode digit (full-width, Arabic-Indic) as a digit; the rule is ASCII
+# digits (one or two per field but the year, as strptime reads them)
+SEND_TIME_SHAPE = re.compile(r"[0-9]{4}-[0-9]{1,2}-[0-9]{1,2} [0-9]{1,2}:[0-9]{1,2}:[0-9]{1,2}")
+# deeper than any push Tencent documents (about 5), shallow enough that every answer that
+# echoes a stored body stays within Python's recursion limit
+MAX_DEPTH = 64
 DEFAULT_ENVIRONMENT = "product"
 # the bounds of the push document (548/39064)
 MAX_SEND_AHEAD_S = 90 * 86400
@@ -96,6 +104,34 @@ def _refuse_constant(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
 
 
+def _finite_float(text: str) -> float:
+    """A JSON number as a float; one too large for a double (``1e400``) would become infinity,
+    which no JSON answer can carry."""
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"the number {text[:40]} is too large")
+    return value
+
+
+def one_of(value: Any, choices: frozenset[str]) -> bool:
+    """``value in choices`` for a JSON value of any type (a list or object is unhashable)."""
+    return isinstance(value, str) and value in choices
+
+
+def depth_of(value: Any) -> int:
+    """How deeply arrays and objects nest in ``value`` (a scalar is 0). Iterative."""
+    deepest = 0
+    stack: list[tuple[Any, int]] = [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict):
+            item = list(item.values())
+        if isinstance(item, list):
+            deepest = max(deepest, depth + 1)
+            stack.extend((child, depth + 1) for child in item if isinstance(child, (dict, list)))
+    return deepest
+
+
 def parse_body(raw: bytes, what: str = "the push") -> dict[str, Any]:
     """The body as a JSON object, or 1008001 saying why it is not one."""
     try:
@@ -105,7 +141,7 @@ def parse_body(raw: bytes, what: str = "the push") -> dict[str, Any]:
     if not text.strip():
         raise TPNSError(PARAM_PARSE_ERROR, f"the body is empty: send {what} as a JSON object")
     try:
-        body = json.loads(text, parse_constant=_refuse_constant)
+        body = json.loads(text, parse_constant=_refuse_constant, parse_float=_finite_float)
     except json.JSONDecodeError as exc:
         raise TPNSError(
             PARAM_PARSE_ERROR,
@@ -116,6 +152,12 @@ def parse_body(raw: bytes, what: str = "the push") -> dict[str, Any]:
     if not isinstance(body, dict):
         raise TPNSError(
             PARAM_PARSE_ERROR, f"the body must be a JSON object, not a {type(body).__name__}"
+        )
+    if depth_of(body) > MAX_DEPTH:
+        raise TPNSError(
+            INVALID_PARAM,
+            f"the body nests arrays and objects more than {MAX_DEPTH} levels deep; "
+            "a push is far flatter",
         )
     return body
 
@@ -156,7 +198,7 @@ def _check_tag(body: Mapping[str, Any]) -> None:
             raise _invalid("tag_list", "needs 'tags', a non-empty array of strings")
         if not all(isinstance(t, str) and t for t in tags):
             raise _invalid("tag_list", "'tags' must hold non-empty strings")
-        if tag_list.get("op") not in TAG_OPS:
+        if not one_of(tag_list.get("op"), TAG_OPS):
             raise _invalid("tag_list", "needs 'op', 'AND' or 'OR'")
 
 
@@ -234,8 +276,10 @@ def given_fields(body: Mapping[str, Any]) -> dict[str, Any]:
 def _send_at(send_time: Any) -> float:
     """The unix time of a ``send_time`` string, or 10010012 naming the format."""
     try:
+        if not (isinstance(send_time, str) and SEND_TIME_SHAPE.fullmatch(send_time)):
+            raise ValueError(send_time)
         when = datetime.strptime(send_time, SEND_TIME_FORMAT)
-    except (TypeError, ValueError):
+    except ValueError:
         raise TPNSError(
             ILLEGAL_SEND_TIME, f"'send_time' must read 'YYYY-MM-DD HH:MM:SS', not {send_time!r}"
         ) from None

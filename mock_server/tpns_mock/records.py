@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from tpns_mock.clock import Clock, SystemClock
+from tpns_mock.storage_errors import StorageError, identity, storage_errors
 
 INT32_MAX = 2**31 - 1
 
@@ -245,13 +246,20 @@ class Records:
         """Open (creating if needed) the database at ``path``; ``clock`` gives "now"."""
         self.clock: Clock = SystemClock() if clock is None else clock
         self._lock = threading.Lock()
-        self._db = sqlite3.connect(path, timeout=30, check_same_thread=False, isolation_level=None)
-        self._db.row_factory = sqlite3.Row
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        # one transaction: a data dir from before row_counts gets its counts exactly once
-        self._db.executescript(f"BEGIN IMMEDIATE;{_SCHEMA}{_ROW_COUNTS}{_COUNT_EXISTING}COMMIT;")
-        self._migrate()
+        self.db_path = path
+        with storage_errors(f"cannot use the database {str(path)!r}"):
+            self._db = sqlite3.connect(
+                path, timeout=30, check_same_thread=False, isolation_level=None
+            )
+            self._db.row_factory = sqlite3.Row
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            # one transaction: a data dir from before row_counts gets its counts exactly once
+            self._db.executescript(
+                f"BEGIN IMMEDIATE;{_SCHEMA}{_ROW_COUNTS}{_COUNT_EXISTING}COMMIT;"
+            )
+            self._migrate()
+            self._identity = identity(path)
 
     def _migrate(self) -> None:
         """Add the columns a data dir made by an older version lacks."""
@@ -272,16 +280,36 @@ class Records:
         with self._lock:
             self._db.close()
 
+    def check_alive(self) -> None:
+        """Refuse to commit into a database whose file was deleted or replaced: SQLite would
+        write on into the unlinked file, and a success would be answered for data that is gone."""
+        try:
+            same = identity(self.db_path) == self._identity
+        except OSError:
+            same = False
+        if not same:
+            raise StorageError(
+                f"the database {str(self.db_path)!r} was deleted or replaced while the mock "
+                "ran; restart the mock"
+            )
+
     @contextlib.contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
-        with self._lock:
+        with self._lock, storage_errors("could not store"):
             self._db.execute("BEGIN IMMEDIATE")
             try:
                 yield self._db
+                self.check_alive()
             except BaseException:
-                self._db.execute("ROLLBACK")
+                with contextlib.suppress(sqlite3.Error):
+                    self._db.execute("ROLLBACK")
                 raise
             self._db.execute("COMMIT")
+
+    @contextlib.contextmanager
+    def _reading(self) -> Iterator[sqlite3.Connection]:
+        with self._lock, storage_errors("could not read the store"):
+            yield self._db
 
     # -- apps -------------------------------------------------------------------------------
 
@@ -331,19 +359,20 @@ class Records:
             upload_id = cursor.lastrowid
             if upload_id is None or upload_id > INT32_MAX:
                 raise StoreFull("uploadId would pass int32; reset the data dir")
-        found = self.get_upload(upload_id)
-        assert found is not None
-        return found
+            # read back in the same transaction: a reset right after the commit may forget
+            # the row, but the answer still names what was stored
+            row = db.execute("SELECT * FROM uploads WHERE id = ?", (upload_id,)).fetchone()
+        return Upload(**row)
 
     def get_upload(self, upload_id: int) -> Upload | None:
-        with self._lock:
+        with self._reading():
             row = self._db.execute("SELECT * FROM uploads WHERE id = ?", (upload_id,)).fetchone()
         return Upload(**row) if row else None
 
     def list_uploads(
         self, limit: int = 100, offset: int = 0, access_id: str | None = None
     ) -> list[Upload]:
-        with self._lock:
+        with self._reading():
             rows = self._db.execute(
                 "SELECT * FROM uploads WHERE ?1 IS NULL OR access_id = ?1"
                 " ORDER BY id DESC LIMIT ?2 OFFSET ?3",
@@ -352,16 +381,16 @@ class Records:
         return [Upload(**row) for row in rows]
 
     def count_uploads(self, access_id: str | None = None) -> int:
-        with self._lock:
+        with self._reading():
             return int(self._db.execute(_COUNTED, ("uploads", access_id)).fetchone()[0])
 
     def stored_names(self) -> set[str]:
         """The package file names that uploads refer to."""
-        with self._lock:
+        with self._reading():
             return {r[0] for r in self._db.execute("SELECT stored_name FROM uploads")}
 
     def refers_to(self, stored_name: str) -> bool:
-        with self._lock:
+        with self._reading():
             row = self._db.execute(
                 "SELECT 1 FROM uploads WHERE stored_name = ?", (stored_name,)
             ).fetchone()
@@ -442,14 +471,14 @@ class Records:
             db.execute("UPDATE pushes SET failed = 1 WHERE id = ?", (push_id,))
 
     def get_push(self, push_id: int) -> Push | None:
-        with self._lock:
+        with self._reading():
             row = self._db.execute("SELECT * FROM pushes WHERE id = ?", (push_id,)).fetchone()
         return Push(**row) if row else None
 
     def list_pushes(
         self, limit: int = 100, offset: int = 0, access_id: str | None = None
     ) -> list[Push]:
-        with self._lock:
+        with self._reading():
             rows = self._db.execute(
                 "SELECT * FROM pushes WHERE ?1 IS NULL OR access_id = ?1"
                 " ORDER BY id DESC LIMIT ?2 OFFSET ?3",
@@ -459,7 +488,7 @@ class Records:
 
     def pushes_started_between(self, access_id: str, start: float, end: float) -> list[Push]:
         """An app's pushes whose start time lies in ``[start, end)``, newest first."""
-        with self._lock:
+        with self._reading():
             rows = self._db.execute(
                 "SELECT * FROM pushes WHERE access_id = ? AND start_at >= ? AND start_at < ?"
                 " ORDER BY id DESC",
@@ -489,7 +518,7 @@ class Records:
             return 0.0
 
     def count_pushes(self, access_id: str | None = None) -> int:
-        with self._lock:
+        with self._reading():
             return int(self._db.execute(_COUNTED, ("pushes", access_id)).fetchone()[0])
 
     @staticmethod
@@ -524,7 +553,7 @@ class Records:
     ) -> list[dict[str, Any]]:
         """Newest first; with ``access_id``, only the requests that app authenticated; with
         ``refused``, only those answered with an error (see ``_JOURNAL_FILTER``)."""
-        with self._lock:
+        with self._reading():
             rows = self._db.execute(
                 f"SELECT id, entry FROM requests WHERE {_JOURNAL_FILTER}"
                 " ORDER BY id DESC LIMIT ?3 OFFSET ?4",
@@ -533,7 +562,7 @@ class Records:
         return [{"id": row["id"], **json.loads(row["entry"])} for row in rows]
 
     def count_requests(self, access_id: str | None = None, refused: bool = False) -> int:
-        with self._lock:
+        with self._reading():
             return int(
                 self._db.execute(
                     f"SELECT COUNT(*) FROM requests WHERE {_JOURNAL_FILTER}",
@@ -558,7 +587,7 @@ class Records:
         return Fault(**row)
 
     def list_faults(self) -> list[Fault]:
-        with self._lock:
+        with self._reading():
             rows = self._db.execute("SELECT * FROM faults ORDER BY id").fetchall()
         return [Fault(**row) for row in rows]
 
@@ -578,7 +607,7 @@ class Records:
     def fault_armed(self, path: str, method: str) -> bool:
         """Whether any fault may fire for ``path``/``method``: one indexed read, no write, so
         the (usual) request that meets no fault pays microseconds for the question."""
-        with self._lock:
+        with self._reading():
             return self._db.execute(self._ARMED, (path, method)).fetchone() is not None
 
     def take_fault(self, path: str, method: str, fires: Callable[[Fault], bool]) -> Fault | None:
@@ -592,7 +621,7 @@ class Records:
             "SELECT * FROM faults WHERE path = ? AND (method IS NULL OR method = ?)"
             " AND (remaining IS NULL OR remaining > 0) ORDER BY id"
         )
-        with self._lock:
+        with self._reading():
             if self._db.execute(query, (path, method)).fetchone() is None:
                 return None
         with self._transaction() as db:

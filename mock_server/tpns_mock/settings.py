@@ -29,8 +29,13 @@ from dataclasses import dataclass, field, replace
 from functools import cache
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from tpns_client.protocol.package import DEFAULT_MAX_INFLATED_BYTES, MAX_UPLOAD_BYTES, Rules
+from tpns_client.protocol.paths import REGIONS
+
+from tpns_mock.listen import DEFAULT_HOST
+from tpns_mock.tls import parse_names
 
 DEFAULT_ACCESS_ID = "1500000001"
 DEFAULT_SECRET_KEY = "tpns-mock-secret-key"
@@ -76,7 +81,7 @@ class Settings:
     (then ``python -m tpns_mock.settings --write README.md``)."""
 
     # fmt: off
-    host: str = declare("127.0.0.1", "--host", "TPNS_MOCK_HOST", "address to bind")
+    host: str = declare(DEFAULT_HOST, "--host", "TPNS_MOCK_HOST", "addresses to bind, comma-separated; by default both loopbacks (`::1` only where the machine has IPv6)")  # noqa: E501
     port: int = declare(8080, "--port", "TPNS_MOCK_PORT", "port to listen on", low=0, high=65535)
     data_dir: Path | None = declare(DEFAULT_DATA_DIR, "--data-dir", "TPNS_MOCK_DATA_DIR", "where uploads live; `--in-memory`: a throwaway dir removed at exit", shown="./tpns-mock-data")  # noqa: E501
     rules: Rules = declare(Rules.SEED, "--rules", "TPNS_MOCK_RULES", "upload rules: `seed` (the upload document) or `current` (also `.txt`, `.csv`)")  # noqa: E501
@@ -92,6 +97,10 @@ class Settings:
     journal_size: int = declare(1000, "--journal-size", "TPNS_MOCK_JOURNAL_SIZE", "newest requests kept in `/_mock/requests`; 0 turns the journal off", low=0)  # noqa: E501
     workers: int = declare(1, "--workers", "TPNS_MOCK_WORKERS", "server processes sharing the data dir (one sequence of uploadIds, any worker shows any upload)", low=1)  # noqa: E501
     log_level: str = declare("info", "--log-level", "TPNS_MOCK_LOG_LEVEL", "uvicorn's log level: critical, error, warning, info, debug")  # noqa: E501
+    allowed_hosts: str = declare("", "--allowed-hosts", "TPNS_MOCK_ALLOWED_HOSTS", "more Host names `/_mock/` answers to, comma-separated (loopback names and addresses, `tpns-mock` and the `--host` address always)", shown="none")  # noqa: E501
+    tls: bool = declare(False, "--tls", "TPNS_MOCK_TLS", "serve HTTPS with a certificate signed by a local CA, made once per TLS dir and served at `/_mock/ca.pem`")  # noqa: E501
+    tls_hosts: tuple[str, ...] = declare((), "--tls-hosts", "TPNS_MOCK_TLS_HOSTS", "more DNS names or IP addresses for the certificate, comma-separated (it always covers `localhost`, `127.0.0.1`, `::1`, Tencent's four API hosts and `tpns-mock`)", shown="none")  # noqa: E501
+    tls_dir: Path | None = declare(None, "--tls-dir", "TPNS_MOCK_TLS_DIR", "where the CA and the certificate live (`ca.pem`, `ca-key.pem`, `server.pem`, `server-key.pem`); in memory: a throwaway dir", shown="`<data-dir>/tls`")  # noqa: E501
     # fmt: on
 
     def __repr__(self) -> str:
@@ -100,6 +109,16 @@ class Settings:
             f"Settings(host={self.host!r}, port={self.port}, data_dir={self.data_dir!r}, "
             f"rules={self.rules.value!r}, apps={sorted(self.apps)!r})"
         )
+
+    def control_hosts(self) -> tuple[str, ...]:
+        """The names /_mock/ answers to besides the built-in ones (see tpns_mock.guard): those
+        added by the user, the addresses the mock was told to bind to, and the names its
+        certificate covers (Tencent's hosts, which no attacker's page can resolve to the mock,
+        so apps and containers reaching it by those names can fetch ``/_mock/ca.pem``)."""
+        added = (name.strip() for name in self.allowed_hosts.split(","))
+        bound = (name.strip() for name in self.host.split(","))
+        tencent = (str(urlsplit(url).hostname) for url in REGIONS.values())
+        return tuple(dict.fromkeys(filter(None, (*added, *bound, *tencent, *self.tls_hosts))))
 
     def checked(self) -> Settings:
         """Refuse values no server could run with, naming the flag and the variable."""
@@ -111,6 +130,12 @@ class Settings:
             if (low is not None and value < low) or (high is not None and value > high):
                 limit = f"from {low} to {high}" if high is not None else f"at least {low}"
                 raise ValueError(f"{spec.names}: expected {limit}, not {value}")
+        for name in self.control_hosts():
+            if "/" in name or " " in name:
+                raise ValueError(
+                    f"--allowed-hosts / TPNS_MOCK_ALLOWED_HOSTS: {name!r} is not a host name "
+                    "or address"
+                )
         return self
 
     @classmethod
@@ -196,9 +221,15 @@ class Spec:
             return Path(text)
         if self.kind is Mapping:
             return parse_apps_json(text, name)
+        if self.kind is tuple:
+            return parse_names(text, name)
         return text
 
     def text(self, value: Any) -> str:
+        if value is None:
+            return ""  # unset: the default
+        if isinstance(value, tuple):
+            return ",".join(value)
         if isinstance(value, bool):
             return "1" if value else "0"
         if isinstance(value, enum.Enum):

@@ -26,8 +26,19 @@ from tpns_mock.records import (
     StoreFull,
     Upload,
 )
+from tpns_mock.storage_errors import StorageError, describe_failure, storage_errors
 
-__all__ = ["INT32_MAX", "Fault", "Push", "SlotTaken", "Store", "StoreFull", "Upload"]
+__all__ = [
+    "INT32_MAX",
+    "Fault",
+    "Push",
+    "SlotTaken",
+    "StorageError",
+    "Store",
+    "StoreFull",
+    "Upload",
+    "describe_failure",
+]
 
 
 class Store(Records):
@@ -35,15 +46,26 @@ class Store(Records):
 
     def __init__(self, data_dir: Path | None, *, clock: Clock | None = None) -> None:
         """Open (creating if needed) the store in ``data_dir``; ``None`` means a throwaway dir.
-        ``clock`` gives "now" for records' times and rate-limit slots (see ``create_app``)."""
+        ``clock`` gives "now" for records' times and rate-limit slots (see ``create_app``).
+        Raises :class:`StorageError` naming the dir and the cause when it cannot be used."""
         self._throwaway = data_dir is None
-        self.data_dir = (
-            Path(tempfile.mkdtemp(prefix="tpns-mock-")) if data_dir is None else data_dir
-        )
-        self.files = PackageFiles(self.data_dir)
-        self.packages_dir, self.tmp_dir = self.files.packages_dir, self.files.tmp_dir
-        super().__init__(self.data_dir / "tpns-mock.sqlite3", clock=clock)
-        self.files.recover(self.stored_names(), self.refers_to)
+        with storage_errors(f"cannot use the data dir {str(data_dir)!r}"):
+            self.data_dir = (
+                Path(tempfile.mkdtemp(prefix="tpns-mock-")) if data_dir is None else data_dir
+            )
+            self.files = PackageFiles(self.data_dir)
+            self.packages_dir, self.tmp_dir = self.files.packages_dir, self.files.tmp_dir
+            super().__init__(self.data_dir / "tpns-mock.sqlite3", clock=clock)
+            self.files.recover(self.stored_names(), self.refers_to)
+
+    def health_problem(self) -> str | None:
+        """Why the store cannot take writes right now, or None: the database file is still the
+        one opened, and a small file can be written in the data dir."""
+        try:
+            self.check_alive()
+        except StorageError as exc:
+            return str(exc)
+        return self.files.health_problem()
 
     def close(self) -> None:
         super().close()

@@ -21,7 +21,7 @@ from typing import Any
 import httpx
 import pytest
 from builders import MIB, bomb, endless_file_part, multipart, one_long_line, raw_zip, zip64
-from conftest import AUTH, UPLOAD, LiveServer, start_server
+from conftest import AUTH, UPLOAD, HostileRun, LiveServer, start_server
 
 pytestmark = pytest.mark.slow  # slow clients and zip bombs against a real server
 
@@ -30,20 +30,15 @@ BODY_IDLE_S = 1.0
 BODY_DEADLINE_S = 4.0
 PEAK_RSS_MB = 150
 BASIC = "Basic " + __import__("base64").b64encode(":".join(AUTH).encode()).decode()
+RUN: HostileRun | None = None  # the run's recorder of answer times, set by the server fixture
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    live = start_server(
-        tmp_path_factory.mktemp("hostile") / "data",
-        env={
-            "TPNS_MOCK_MAX_INFLATED_BYTES": str(INFLATE_CAP),
-            "TPNS_MOCK_BODY_TIMEOUT": str(BODY_IDLE_S),
-            "TPNS_MOCK_BODY_DEADLINE": str(BODY_DEADLINE_S),
-        },
-    )
-    yield live
-    live.stop()
+@pytest.fixture
+def server(hostile_server: LiveServer, hostile_run: HostileRun) -> LiveServer:
+    """The hostile suite's one server (tests/conftest.py), whose limits are the ones above."""
+    global RUN
+    RUN = hostile_run
+    return hostile_server
 
 
 def leftovers(data_dir: Path) -> list[str]:
@@ -87,9 +82,12 @@ def assert_unharmed(server: LiveServer) -> None:
 
 
 def upload(server: LiveServer, content: bytes, file_name: str = "accounts.zip") -> dict[str, Any]:
+    started = time.monotonic()
     response = httpx.post(
         f"{server.url}{UPLOAD}", files={"file": (file_name, content)}, auth=AUTH, timeout=60
     )
+    if RUN is not None:
+        RUN.took(time.monotonic() - started, f"upload of {len(content):,} bytes")
     assert response.status_code < 500, response.text
     return {**response.json(), "_status": response.status_code}
 
@@ -213,6 +211,7 @@ def raw_request(
     server: LiveServer, head: bytes, pieces: Iterator[bytes], *, timeout: float = 30
 ) -> tuple[int, dict[str, Any]]:
     """Send a request by hand on a socket; returns (status, JSON body) once the server answers."""
+    started = time.monotonic()
     port = int(server.url.rsplit(":", 1)[1])
     with socket.create_connection(("127.0.0.1", port), timeout=timeout) as sock:
         sock.sendall(head)
@@ -230,6 +229,9 @@ def raw_request(
                 break
             response += data
     status = int(response.split(b" ", 2)[1])
+    if RUN is not None:
+        case = f"a hand-made request to {head.split(b' ', 2)[1].decode()}"
+        RUN.took(time.monotonic() - started, case, timeout=status == 408)
     return status, json.loads(response.split(b"\r\n\r\n", 1)[1] or b"{}")
 
 

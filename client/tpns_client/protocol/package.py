@@ -98,6 +98,9 @@ def check_file_name(file_name: str, rules: Rules) -> str:
 # (which scans for line ends at memchr speed) and one substring search.
 _CONTINUATION = bytes(range(0x80, 0xC0))
 _CONTROL = set(range(0x20)) - {0x0A} | {0x7F}
+# Unicode's control characters (category Cc): C0, DEL and C1; C1 is two bytes in UTF-8
+_CONTROL_CHARS = _CONTROL | set(range(0x80, 0xA0))
+_C1_UTF8 = re.compile(rb"\xc2[\x80-\x9f]")
 
 
 def _table(csv: bool) -> bytes:
@@ -130,7 +133,7 @@ def _line_problem(line: bytes, csv: bool) -> str | None:
                 "contains a carriage return not followed by a line feed (an old Mac line end); "
                 "end lines with LF or CRLF"
             )
-        if ord(ch) in _CONTROL:
+        if ord(ch) in _CONTROL_CHARS:
             return (
                 f"contains the control character U+{ord(ch):04X}; "
                 "an account is printable text, one per line"
@@ -164,6 +167,7 @@ class AccountChecker:
         self.content_bytes = 0
         self._carry = b""
         self._started = False
+        self._bom = False  # a leading BOM was dropped
 
     def feed(self, chunk: bytes) -> None:
         if not chunk:
@@ -175,7 +179,8 @@ class AccountChecker:
                 self._carry = data
                 return
             self._started = True
-            chunk = data[3:] if data.startswith(UTF8_BOM) else data
+            self._bom = data.startswith(UTF8_BOM)
+            chunk = data[3:] if self._bom else data
             self._carry = b""
         cut = chunk.rfind(b"\n")
         if cut < 0:
@@ -194,8 +199,13 @@ class AccountChecker:
         """Check the last line (a final newline is optional) and return the account count."""
         carry = self._carry if self._started else self._carry.removeprefix(UTF8_BOM)
         self._carry = b""
-        if self.content_bytes == 0 or (not self._started and not carry):
+        if self.content_bytes == 0:
             raise PackageError("the accounts file is empty", code=UPLOAD_EMPTY_FILE)
+        if self._bom and self.content_bytes == len(UTF8_BOM):
+            raise PackageError(
+                "the accounts file holds only a UTF-8 byte order mark, no accounts",
+                code=UPLOAD_EMPTY_FILE,
+            )
         if carry:
             self._check_lines(carry + b"\n")
         return self.lines_done
@@ -215,6 +225,7 @@ class AccountChecker:
             or _TOO_LONG in mapped
             or _TOO_SHORT.search(mapped) is not None
             or (not ascii_only and not _is_utf8(block))
+            or (not ascii_only and _C1_UTF8.search(block) is not None)
         )
         if suspicious:
             self._find_first_problem(block)
@@ -287,9 +298,249 @@ def _account_block(checker: AccountChecker, group: list[str], done: int) -> byte
 
 
 # -- archives ------------------------------------------------------------------------------------
+# A zip is read from its end: the end record says how many entries the central directory holds,
+# where it starts and how long it is. Everything it declares is checked against the file before
+# anything is read per entry, so a directory declaring millions of entries is refused from 22
+# bytes. The functions below are pure (bytes in, a record or a PackageError out), so a reader
+# that sees the upload as a stream can run the same checks.
+
+_END = struct.Struct("<4sHHHHIIH")  # end of central directory record
+_END64_LOCATOR = struct.Struct("<4sIQI")  # zip64 end of central directory locator
+_END64 = struct.Struct("<4sQHHIIQQQQ")  # zip64 end of central directory record
+_CENTRAL = struct.Struct("<4sHHHHHHIIIHHHHHII")  # central directory file header
+_END_SIGNATURE = b"PK\x05\x06"
+# the end record, its longest comment, and the zip64 locator and record before it
+TAIL_BYTES = _END.size + 0xFFFF + _END64_LOCATOR.size + _END64.size
+MAX_ENTRY_BYTES = (
+    _CENTRAL.size + 3 * 0xFFFF
+)  # a directory entry with the longest name/extra/comment
+NAMED_ENTRIES = 5  # entries read (and named in the error) when a zip declares more than one
 
 
-def _entry_problem(info: zipfile.ZipInfo) -> str | None:
+@dataclass(frozen=True)
+class EndRecord:
+    """What a zip's end records declare, checked against the file's size."""
+
+    entries: int
+    directory_offset: int  # where the central directory starts in the file
+    directory_size: int
+    shift: int  # bytes before the zip proper (a self-extractor's stub); offsets are moved by it
+
+
+@dataclass(frozen=True)
+class ZipEntry:
+    """One central directory entry (named like ``zipfile.ZipInfo``'s attributes)."""
+
+    filename: str
+    raw_name: bytes
+    flag_bits: int
+    compress_type: int
+    CRC: int
+    compress_size: int
+    file_size: int
+    header_offset: int  # of its local header in the file (the end record's shift applied)
+    create_system: int
+    external_attr: int
+
+    @property
+    def orig_filename(self) -> str:
+        return self.filename
+
+    def is_dir(self) -> bool:
+        return self.filename.endswith("/")
+
+
+def _damaged(what: str) -> PackageError:
+    return PackageError(f"the zip is damaged: {what}; {CLEAN_ZIP_HINT}")
+
+
+def parse_end_record(tail: bytes, file_size: int) -> EndRecord:
+    """Read the end record (and the zip64 one, if any) from the last bytes of a zip.
+
+    ``tail`` is the file's last ``min(file_size, TAIL_BYTES)`` bytes. Every count, size and
+    offset declared is checked against the file before it is used.
+    """
+    tail_start = file_size - len(tail)
+    at = tail.rfind(_END_SIGNATURE)
+    if at < 0 or len(tail) - at < _END.size:
+        raise PackageError(
+            "the upload is not a valid zip: no end-of-archive record (truncated, or not a "
+            f"zip at all); {CLEAN_ZIP_HINT}"
+        )
+    _, disk, directory_disk, disk_entries, entries, size, offset, comment = _END.unpack_from(
+        tail, at
+    )
+    end_at = tail_start + at
+    if end_at + _END.size + comment > file_size:
+        raise _damaged(
+            f"its end record declares a {comment:,}-byte comment, past the end of the file "
+            "(truncated?)"
+        )
+    directory_end = end_at
+    locator_at = at - _END64_LOCATOR.size
+    if locator_at >= 0 and tail[locator_at : locator_at + 4] == b"PK\x06\x07":
+        record_at = locator_at - _END64.size
+        if record_at < 0 or tail[record_at : record_at + 4] != b"PK\x06\x06":
+            raise _damaged("it has a zip64 locator but no zip64 end record before it")
+        (_, record_size, _, _, disk, directory_disk, disk_entries, entries, size, offset) = (
+            _END64.unpack_from(tail, record_at)
+        )
+        if record_size < _END64.size - 12:
+            raise _damaged(f"its zip64 end record declares {record_size} bytes, too few")
+        directory_end = tail_start + record_at
+    if disk != 0 or directory_disk != 0:
+        raise PackageError(
+            "the zip is split across several files (a spanned archive); upload a single zip"
+        )
+    if disk_entries != entries:
+        raise _damaged(
+            f"its end record declares {disk_entries:,} entries on this disk but {entries:,} in all"
+        )
+    if entries * _CENTRAL.size > size:
+        raise _damaged(
+            f"its end record declares {entries:,} entries in a central directory of {size:,} "
+            "bytes, too small to hold them"
+        )
+    shift = directory_end - size - offset
+    if size > directory_end:
+        raise _damaged(
+            f"its central directory of {size:,} bytes is longer than the {directory_end:,} "
+            "bytes before its end record"
+        )
+    if shift < 0:
+        raise _damaged(
+            f"its central directory is declared at byte {offset:,}, but must end at byte "
+            f"{directory_end:,} where the end record is: {-shift:,} bytes are missing from the "
+            "start of the file, or the offset is wrong"
+        )
+    return EndRecord(entries, directory_end - size, size, shift)
+
+
+def _zip64_values(extra: bytes, wanted: list[str], name: str) -> dict[str, int]:
+    """The zip64 extra field's 8-byte values for the fields whose 32-bit value was 0xFFFFFFFF."""
+    at = 0
+    while at + 4 <= len(extra):
+        kind, length = struct.unpack_from("<HH", extra, at)
+        body = extra[at + 4 : at + 4 + length]
+        if len(body) < length:
+            break
+        if kind == 0x0001:
+            if len(body) < 8 * len(wanted):
+                raise _damaged(f"entry {name!r} has a zip64 extra field too short for its sizes")
+            return {w: struct.unpack_from("<Q", body, 8 * i)[0] for i, w in enumerate(wanted)}
+        at += 4 + length
+    raise _damaged(f"entry {name!r} declares zip64 sizes but has no zip64 extra field")
+
+
+def parse_directory_entry(data: bytes, at: int, end: EndRecord) -> tuple[ZipEntry, int]:
+    """The central directory entry at ``data[at:]`` and where the next starts.
+
+    ``data`` is (a prefix of) the central directory; the entry must lie wholly within it, and
+    the offset it declares must fall before the directory.
+    """
+    if len(data) - at < _CENTRAL.size:
+        raise _damaged("its central directory ends inside an entry")
+    fields = _CENTRAL.unpack_from(data, at)
+    signature, made_by = fields[0], fields[1]
+    flags, method, crc, compress_size, file_size = (
+        fields[3],
+        fields[4],
+        fields[7],
+        fields[8],
+        fields[9],
+    )
+    name_length, extra_length, comment_length = fields[10], fields[11], fields[12]
+    external_attr, header_offset = fields[15], fields[16]
+    if signature != b"PK\x01\x02":
+        raise _damaged(f"no central directory entry where its end record points (byte {at:,})")
+    name_at = at + _CENTRAL.size
+    after = name_at + name_length + extra_length + comment_length
+    if after > len(data):
+        raise _damaged("a central directory entry runs past the end of the directory")
+    raw_name = bytes(data[name_at : name_at + name_length])
+    name = header_name(raw_name, flags)
+    if "\0" in name:
+        raise PackageError(f"entry {name!r} has a NUL byte in its name")
+    wanted = [
+        w
+        for w, v in (("file", file_size), ("compressed", compress_size), ("offset", header_offset))
+        if v == 0xFFFFFFFF
+    ]
+    if wanted:
+        extra = data[name_at + name_length : name_at + name_length + extra_length]
+        values = _zip64_values(bytes(extra), wanted, name)
+        file_size = values.get("file", file_size)
+        compress_size = values.get("compressed", compress_size)
+        header_offset = values.get("offset", header_offset)
+    entry = ZipEntry(
+        filename=name,
+        raw_name=raw_name,
+        flag_bits=flags,
+        compress_type=method,
+        CRC=crc,
+        compress_size=compress_size,
+        file_size=file_size,
+        header_offset=header_offset + end.shift,
+        create_system=made_by >> 8,
+        external_attr=external_attr,
+    )
+    if entry.header_offset + _LOCAL_HEADER.size + compress_size > end.directory_offset:
+        raise _damaged(
+            f"entry {name!r} declares {compress_size:,} bytes at byte {header_offset:,}, "
+            f"past the start of the central directory at byte {end.directory_offset:,}"
+        )
+    return entry, after
+
+
+def parse_local_header(header: bytes, entry: ZipEntry, end: EndRecord) -> int:
+    """Check the local header (``_LOCAL_HEADER.size`` bytes plus the name) at the entry's offset
+    and return where its data starts.
+
+    The same checks ``ZipFile.open`` makes: the signature, and the name agreeing with the central
+    directory's (a zip whose two names differ is a known way to fool scanners); and the data
+    must end before the central directory starts.
+    """
+    if len(header) < _LOCAL_HEADER.size:
+        raise PackageError("the zip is truncated (its local file header is cut off)")
+    signature, *_, name_length, extra_length = _LOCAL_HEADER.unpack_from(header)
+    if signature != b"PK\x03\x04":
+        raise PackageError("the upload is not a valid zip (bad local file header)")
+    raw_name = header[_LOCAL_HEADER.size : _LOCAL_HEADER.size + name_length]
+    if raw_name != entry.raw_name:
+        shown = raw_name.decode("utf-8", errors="replace")
+        raise PackageError(
+            f"the zip is corrupt (file name in directory {entry.filename!r} "
+            f"and header {shown!r} differ)"
+        )
+    data_at = entry.header_offset + _LOCAL_HEADER.size + name_length + extra_length
+    if data_at + entry.compress_size > end.directory_offset:
+        raise _damaged(
+            f"entry {entry.filename!r} ({entry.compress_size:,} bytes from byte {data_at:,}) "
+            f"runs into the central directory at byte {end.directory_offset:,}"
+        )
+    return int(data_at)
+
+
+def read_entries(upload: BinaryIO, end: EndRecord) -> list[ZipEntry]:
+    """The first ``min(end.entries, NAMED_ENTRIES)`` directory entries; memory is bounded by
+    that count, whatever the directory declares."""
+    wanted = min(end.entries, NAMED_ENTRIES)
+    upload.seek(end.directory_offset)
+    data = upload.read(min(end.directory_size, wanted * MAX_ENTRY_BYTES))
+    entries: list[ZipEntry] = []
+    at = 0
+    for _ in range(wanted):
+        entry, at = parse_directory_entry(data, at, end)
+        entries.append(entry)
+    if end.entries == 1 and at != end.directory_size:
+        raise _damaged(
+            f"its central directory holds {end.directory_size - at:,} more bytes than the one "
+            "entry its end record declares"
+        )
+    return entries
+
+
+def _entry_problem(info: ZipEntry) -> str | None:
     name = info.filename
     parts = PurePosixPath(name.replace("\\", "/")).parts
     if name.startswith(("/", "\\")) or (len(name) > 1 and name[1] == ":") or ".." in parts:
@@ -309,18 +560,24 @@ def _entry_problem(info: zipfile.ZipInfo) -> str | None:
     return None
 
 
-def _open_member(archive: zipfile.ZipFile, rules: Rules, max_inflated: int) -> zipfile.ZipInfo:
-    entries = archive.infolist()
+def check_entries(
+    entries: list[ZipEntry], declared: int, rules: Rules, max_inflated: int
+) -> ZipEntry:
+    """The one entry a package may hold, or a refusal naming what is wrong with the entries.
+
+    ``entries`` are the first few of the ``declared`` ones (see :func:`read_entries`).
+    """
     for info in entries:
         problem = _entry_problem(info)
         if problem:
             raise PackageError(problem)
-    if not entries:
+    if declared == 0:
         raise PackageError("the zip holds no file; it must hold exactly one .txt")
-    if len(entries) > 1:
-        names = ", ".join(repr(i.filename) for i in entries[:5])
+    if declared > 1:
+        names = ", ".join(repr(i.filename) for i in entries[:NAMED_ENTRIES])
+        more = ", ..." if declared > len(entries) else ""
         raise PackageError(
-            f"the zip holds {len(entries)} files ({names}); it must hold exactly one"
+            f"the zip holds {declared:,} files ({names}{more}); it must hold exactly one"
         )
     info = entries[0]
     allowed = (".txt",) if rules is Rules.SEED else (".txt", ".csv")
@@ -354,33 +611,18 @@ def _read_chunks(stream: BinaryIO, limit: int, what: str) -> Iterator[bytes]:
 
 
 def header_name(raw_name: bytes, flags: int) -> str:
-    """A local header's file name, decoded as ``zipfile`` decodes the central directory's."""
+    """A header's file name, decoded as the central directory's is (UTF-8 when flagged)."""
     return raw_name.decode("utf-8" if flags & 0x800 else "cp437", errors="replace")
 
 
-def _data_offset(upload: BinaryIO, info: zipfile.ZipInfo) -> int:
-    """Where the member's compressed bytes start, after checking its local header.
-
-    The same checks ``ZipFile.open`` makes: the signature, and the name agreeing with the
-    central directory's (a zip whose two names differ is a known way to fool scanners).
-    """
+def _data_offset(upload: BinaryIO, info: ZipEntry, end: EndRecord) -> int:
+    """Where the member's compressed bytes start, after checking its local header."""
     upload.seek(info.header_offset)
-    header = upload.read(_LOCAL_HEADER.size)
-    if len(header) < _LOCAL_HEADER.size:
-        raise PackageError("the zip is truncated (its local file header is cut off)")
-    signature, _, flags, *_, name_length, extra_length = _LOCAL_HEADER.unpack(header)
-    if signature != b"PK\x03\x04":
-        raise PackageError("the upload is not a valid zip (bad local file header)")
-    name = header_name(upload.read(name_length), flags)
-    if name != info.orig_filename:
-        raise PackageError(
-            f"the zip is corrupt (file name in directory {info.orig_filename!r} "
-            f"and header {name!r} differ)"
-        )
-    return int(info.header_offset + _LOCAL_HEADER.size + name_length + extra_length)
+    header = upload.read(_LOCAL_HEADER.size + len(info.raw_name))
+    return parse_local_header(header, info, end)
 
 
-def _member_chunks(upload: BinaryIO, info: zipfile.ZipInfo, limit: int) -> Iterator[bytes]:
+def _member_chunks(upload: BinaryIO, info: ZipEntry, end: EndRecord, limit: int) -> Iterator[bytes]:
     """The member's bytes, inflated straight from the archive, with its size and CRC checked.
 
     Reads the raw deflate stream at the member's data offset rather than through
@@ -389,7 +631,7 @@ def _member_chunks(upload: BinaryIO, info: zipfile.ZipInfo, limit: int) -> Itera
     one chunk of memory before the limit refuses it.
     """
     what = f"entry {info.filename!r}"
-    upload.seek(_data_offset(upload, info))
+    upload.seek(_data_offset(upload, info, end))
     inflater = _zlib.decompressobj(-15) if info.compress_type == zipfile.ZIP_DEFLATED else None
     remaining = info.compress_size
     total = 0
@@ -439,35 +681,33 @@ def _content_chunks(
 ) -> Iterator[tuple[str, str, Iterator[bytes]]]:
     """Yield once: (kind, member name, chunks of the accounts file), refusing bad archives."""
     kind = check_file_name(file_name, rules)
-    upload.seek(0, 2)
-    if upload.tell() == 0:
+    size = upload.seek(0, 2)
+    if size == 0:
         raise PackageError("the upload is empty (0 bytes)", code=UPLOAD_EMPTY_FILE)
     upload.seek(0)
     if kind != "zip":
         yield kind, file_name, _read_chunks(upload, max_inflated, repr(file_name))
         return
-    info = checked_member(upload, rules, max_inflated)
-    yield "zip", info.filename, _member_chunks(upload, info, max_inflated)
+    info, end = checked_member(upload, rules, max_inflated)
+    yield "zip", info.filename, _member_chunks(upload, info, end, max_inflated)
 
 
-def checked_member(upload: BinaryIO, rules: Rules, max_inflated: int) -> zipfile.ZipInfo:
-    """The one member of a non-empty zip, from its central directory, or the rule it breaks.
+def checked_member(upload: BinaryIO, rules: Rules, max_inflated: int) -> tuple[ZipEntry, EndRecord]:
+    """The one member of a non-empty zip, from its central directory, or the rule it breaks;
+    with the end record its offsets were checked against.
 
-    Reads only the end records and the central directory, so it is cheap whatever the size;
-    the member's own bytes are not looked at.
+    Reads only the end records and the first directory entries, so it is cheap whatever the
+    size; the member's own bytes are not looked at.
     """
-    try:
-        with zipfile.ZipFile(upload) as archive:
-            return _open_member(archive, rules, max_inflated)
-    except zipfile.BadZipFile as exc:
-        if "not a zip file" in str(exc):
-            raise PackageError(
-                "the upload is not a valid zip: no end-of-archive record (truncated, or not a "
-                f"zip at all); {CLEAN_ZIP_HINT}"
-            ) from None
-        raise PackageError(f"the upload is not a valid zip ({exc})") from None
-    except (EOFError, NotImplementedError, ValueError, OSError) as exc:
-        raise PackageError(f"the zip is corrupt or truncated ({exc})") from None
+    size = upload.seek(0, 2)
+    upload.seek(max(0, size - TAIL_BYTES))
+    end = parse_end_record(upload.read(TAIL_BYTES), size)
+    return check_entries(read_entries(upload, end), end.entries, rules, max_inflated), end
+
+
+def data_offset(upload: BinaryIO, info: ZipEntry, end: EndRecord) -> int:
+    """Where the member's compressed bytes start, after the checks of its local header."""
+    return _data_offset(upload, info, end)
 
 
 def validate_package(

@@ -5,8 +5,9 @@ and, for an ordinary zip (its local header first, the sizes in it, deflate or st
 member and checks its lines as they come, so the verdict is ready at the last byte.
 
 It only ever *accepts* on its own. When the stream ends, the zip's central directory is read
-from the stored file (the end of it only) by :func:`~tpns_client.protocol.package.checked_member`,
-the same checks :func:`~tpns_client.protocol.package.validate_package` makes, and must describe
+from the stored file (the end of it only) by :func:`~tpns_client.protocol.package.checked_member`
+and the member's local header by :func:`~tpns_client.protocol.package.data_offset`, the same
+checks :func:`~tpns_client.protocol.package.validate_package` makes, and must describe
 exactly the member that was streamed (at offset 0, same name, method, sizes and CRC), so that
 ``validate_package`` would have inflated the same bytes in the same way. Anything else falls back
 to ``validate_package`` on the stored file: a broken rule (so every refusal is the one it always
@@ -34,6 +35,7 @@ from tpns_client.protocol.package import (
     _zlib,
     check_file_name,
     checked_member,
+    data_offset,
     header_name,
     validate_package,
 )
@@ -89,6 +91,8 @@ class StreamingCheck:
         self._pending = bytearray()
         self._kind = "zip"
         self._name = ""
+        self._raw_name = b""
+        self._data_at = 0
         self._method = _STORED
         self._crc_declared = 0
         self._compressed = 0
@@ -194,9 +198,9 @@ class StreamingCheck:
         start = _LOCAL_HEADER.size + name_length + extra_length
         if len(self._pending) < start:
             return
-        self._name = header_name(
-            bytes(self._pending[_LOCAL_HEADER.size : _LOCAL_HEADER.size + name_length]), flags
-        )
+        self._raw_name = bytes(self._pending[_LOCAL_HEADER.size : _LOCAL_HEADER.size + name_length])
+        self._name = header_name(self._raw_name, flags)
+        self._data_at = start
         self._method = method
         self._crc_declared = crc
         self._compressed = self._remaining = compressed
@@ -269,15 +273,15 @@ class StreamingCheck:
         assert checker is not None
         try:
             count = checker.finish()
-            info = checked_member(upload, self.rules, self.max_inflated)
+            info, end = checked_member(upload, self.rules, self.max_inflated)
+            data_at = data_offset(upload, info, end)
         except Exception as exc:  # refused by the directory: the fallback names the rule
             self.fallback_reason = str(exc)
             return None
-        streamed = (0, self._name, self._name, self._method, self._compressed)
-        streamed += (self._inflated_declared, self._crc_declared)
-        described = (info.header_offset, info.orig_filename, info.filename, info.compress_type)
-        described += (info.compress_size, info.file_size, info.CRC)
-        if described != streamed:
+        streamed = (0, self._data_at, self._raw_name, self._name, self._method)
+        described = (info.header_offset, data_at, info.raw_name, info.filename, info.compress_type)
+        sizes = (self._compressed, self._inflated_declared, self._crc_declared)
+        if described != streamed or (info.compress_size, info.file_size, info.CRC) != sizes:
             self.fallback_reason = "the central directory does not describe the streamed member"
             return None
         return PackageSummary("zip", info.filename, checker.content_bytes, count)

@@ -9,15 +9,16 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, BinaryIO
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse, StreamingResponse
+from starlette.concurrency import run_in_threadpool
 from tpns_client.protocol.package import Rules, iter_account_lines
 
 from tpns_mock import __version__, accounts
 from tpns_mock.answers import mock_error
-from tpns_mock.store import Store, Upload
+from tpns_mock.store import StorageError, Store, Upload, describe_failure
 
 router = APIRouter(prefix="/_mock", tags=["mock inspection"])
 
@@ -93,14 +94,16 @@ def not_found(what: str) -> JSONResponse:
         }
     ),
 )
-async def health(request: Request) -> dict[str, Any]:
-    """What the container's healthcheck probes. 200 means requests are being served.
+async def health(request: Request) -> Any:
+    """What the container's healthcheck probes. 200 means requests are being served and the
+    data dir takes writes; 503 (``"status": "unavailable"``) names why it does not.
 
     Also the settings a client's expectations depend on (the contract suite checks them before
     it starts); never the apps or their secrets."""
     settings = request.app.state.settings
-    return {
-        "status": "ok",
+    problem = await run_in_threadpool(_store(request).health_problem)
+    answer = {
+        "status": "unavailable" if problem else "ok",
         "version": __version__,
         "rules": settings.rules.value,
         "rateLimit": settings.push_rate_limit,
@@ -111,6 +114,9 @@ async def health(request: Request) -> dict[str, Any]:
         "maxInflatedBytes": settings.max_inflated_bytes,
         "pid": os.getpid(),  # which process answered: with --workers N there are N
     }
+    if problem:
+        return JSONResponse({**answer, "reason": problem}, status_code=503)
+    return answer
 
 
 @router.get(
@@ -155,15 +161,30 @@ def get_accounts(request: Request, upload_id: int) -> Any:
     upload = store.get_upload(upload_id) if storable_id(upload_id) else None
     if upload is None:
         return not_found(f"upload {upload_id}")
+    # opened before the answer starts: a reset that removes the file after this point cannot
+    # cut the stream short (the open file outlives its name)
+    handle = _open_package(store, upload)
+    if handle is None:
+        return not_found(f"upload {upload_id}")  # forgotten by a reset a moment ago
     return StreamingResponse(
-        _account_blocks(store, upload),
+        _account_blocks(handle, upload),
         media_type="text/plain; charset=utf-8",
         headers={"X-Account-Count": str(upload.account_count)},
     )
 
 
-def _account_blocks(store: Store, upload: Upload) -> Iterator[bytes]:
-    with store.package_path(upload).open("rb") as handle:
+def _open_package(store: Store, upload: Upload) -> BinaryIO | None:
+    """The upload's package, open for reading; None if a reset removed it a moment ago."""
+    try:
+        return store.package_path(upload).open("rb")
+    except FileNotFoundError:
+        return None
+    except OSError as error:
+        raise StorageError(f"could not read the package: {describe_failure(error)}") from None
+
+
+def _account_blocks(handle: BinaryIO, upload: Upload) -> Iterator[bytes]:
+    with handle:
         yield from iter_account_lines(handle, upload.file_name, Rules(upload.rules), 2**62)
 
 
@@ -200,7 +221,10 @@ def get_account_page(
     upload = store.get_upload(upload_id) if storable_id(upload_id) else None
     if upload is None:
         return not_found(f"upload {upload_id}")
-    found = accounts.page(_account_blocks(store, upload), offset=offset, limit=limit, query=q)
+    handle = _open_package(store, upload)
+    if handle is None:
+        return not_found(f"upload {upload_id}")
+    found = accounts.page(_account_blocks(handle, upload), offset=offset, limit=limit, query=q)
     return {
         "uploadId": upload.id,
         "accountCount": upload.account_count,

@@ -21,9 +21,9 @@ from tpns_client.protocol.paths import PUSH_PATH
 
 from tpns_mock.answers import PUSH_ACCEPTED_EXAMPLE, push_accepted, push_refused
 from tpns_mock.auth import Caller, authenticate
-from tpns_mock.body import BodyTimeout, timed_chunks
+from tpns_mock.body import BodyTimeout, expects_continue, timed_chunks
 from tpns_mock.clock import Clock
-from tpns_mock.errors import INVALID_PARAM, PARAM_PARSE_ERROR, TPNSError
+from tpns_mock.errors import INVALID_PARAM, PARAM_PARSE_ERROR, SERVICE_ERROR, TPNSError
 from tpns_mock.middleware import STATE_ACCESS_ID, STATE_FAULT_ID, fires
 from tpns_mock.push import (
     MAX_BODY_BYTES,
@@ -34,7 +34,7 @@ from tpns_mock.push import (
     seq_of,
 )
 from tpns_mock.settings import Settings
-from tpns_mock.store import SlotTaken, Store
+from tpns_mock.store import SlotTaken, StorageError, Store
 
 router = APIRouter()
 
@@ -68,6 +68,12 @@ async def read_body(request: Request, caller: Caller, settings: Settings) -> byt
     """The body, refused once it passes MAX_BODY_BYTES, stalls, or outlasts the deadline."""
     chunks: list[bytes] = []
     size = 0
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > MAX_BODY_BYTES and expects_continue(request.headers):
+        # answered before the client sends a byte of what it announced
+        raise TPNSError(
+            INVALID_PARAM, f"the body passes {MAX_BODY_BYTES:,} bytes; a push is far smaller"
+        )
     try:
         async for chunk in timed_chunks(
             request.stream(),
@@ -143,14 +149,21 @@ async def push_app(request: Request) -> JSONResponse:
             raise rate_limited(taken.wait_s, settings.push_interval_s) from None
         # a 'fail' fault is taken only by a push that was stored, so a refused one never
         # uses it up; the answer is sent after, so no client sees the push before it is marked
-        fail = await run_in_threadpool(
-            store.take_fault, PUSH_PATH, "POST", functools.partial(fires, action="fail")
-        )
+        try:
+            fail = await run_in_threadpool(
+                store.take_fault, PUSH_PATH, "POST", functools.partial(fires, action="fail")
+            )
+        except StorageError:
+            fail = None  # the push is stored: its answer must not say otherwise
         if fail is not None:
             setattr(request.state, STATE_FAULT_ID, fail.id)
             await run_in_threadpool(store.mark_push_failed, record.id)
     except TPNSError as error:
         return push_refused(error, seq=seq, environment=environment)
+    except StorageError as error:
+        return push_refused(
+            TPNSError(SERVICE_ERROR, f"{error}; the push was not recorded"), seq=seq
+        )
     except ClientDisconnect:
         disconnected = TPNSError(
             PARAM_PARSE_ERROR, "the client disconnected before the body was read"

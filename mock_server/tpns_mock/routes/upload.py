@@ -13,13 +13,13 @@ from tpns_client.protocol.paths import UPLOAD_PATH
 
 from tpns_mock.answers import upload_accepted, upload_refused
 from tpns_mock.auth import Caller, authenticate
-from tpns_mock.body import drain
+from tpns_mock.body import Started, drain, expects_continue
 from tpns_mock.errors import SERVICE_ERROR, UPLOAD_FILE_ERROR, TPNSError
 from tpns_mock.form import receive_file
 from tpns_mock.intake import Intake
 from tpns_mock.middleware import STATE_ACCESS_ID
 from tpns_mock.settings import Settings
-from tpns_mock.store import Store, StoreFull
+from tpns_mock.store import StorageError, Store, StoreFull, describe_failure
 
 router = APIRouter()
 
@@ -103,7 +103,7 @@ async def upload_package(request: Request) -> JSONResponse:
     and store it under a new uploadId. A refusal names the rule broken and stores nothing."""
     settings: Settings = request.app.state.settings
     store: Store = request.app.state.store
-    body = request.stream()
+    body = Started(request.stream())
     try:
         caller = authenticate(
             request.headers,
@@ -134,6 +134,8 @@ async def upload_package(request: Request) -> JSONResponse:
                 )
             except TPNSError as error:
                 intake.close()
+                if not body.started and expects_continue(request.headers):
+                    return upload_refused(error)  # refused before the client sent its body
                 return await _refuse_body(error, body, caller)
             caller.verify_body()
             setattr(request.state, STATE_ACCESS_ID, caller.access_id)
@@ -157,6 +159,15 @@ async def upload_package(request: Request) -> JSONResponse:
         return upload_refused(error)
     except StoreFull as error:
         return upload_refused(TPNSError(SERVICE_ERROR, str(error)))
+    except StorageError as error:
+        return upload_refused(TPNSError(SERVICE_ERROR, f"{error}; nothing was stored"))
+    except OSError as error:  # writing the arriving upload to the data dir's tmp/
+        return upload_refused(
+            TPNSError(
+                SERVICE_ERROR,
+                f"could not store the upload: {describe_failure(error)}; nothing was stored",
+            )
+        )
     except ClientDisconnect:
         return upload_refused(TPNSError(UPLOAD_FILE_ERROR, "the client disconnected mid-upload"))
     return upload_accepted(upload.id)
