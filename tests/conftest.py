@@ -155,6 +155,39 @@ def live_server(tmp_path: Path) -> Iterator[LiveServer]:
     server.stop()
 
 
+@pytest.fixture(params=["streamed", "streamed-on-a-thread", "stored"])
+def upload_check_path(
+    request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[str]:
+    """Run a test three times: uploads checked as they arrive (inline, as small uploads are,
+    and on a thread of their own, as large ones are) and checked from the stored file.
+
+    "stored" turns the stream's verdict off, so every upload takes the fallback (the check of
+    the stored file, as before the streaming check existed). "streamed" requires that no
+    upload the fallback accepted could have been accepted by the stream: a well-formed package
+    must be decided in one pass, or the stream is silently not doing its job.
+    """
+    from tpns_client.protocol.streaming import StreamingCheck
+    from tpns_mock import intake
+
+    fallback_accepted: list[str] = []
+    if request.param == "stored":
+        monkeypatch.setattr(StreamingCheck, "streamed_summary", lambda self, upload: None)
+    else:
+        if request.param == "streamed-on-a-thread":
+            monkeypatch.setattr(intake, "THREAD_MIN_BYTES", -1)
+        real_fallback = intake.validate_package
+
+        def fallback(upload: Any, file_name: str, *args: Any) -> Any:
+            summary = real_fallback(upload, file_name, *args)
+            fallback_accepted.append(file_name)
+            return summary
+
+        monkeypatch.setattr(intake, "validate_package", fallback)
+    yield request.param
+    assert fallback_accepted == [], "accepted by the fallback, not by the stream"
+
+
 # -- the hostile suite (tests/hostile) ---------------------------------------------------------
 # One real server takes every hostile case of the run, so its peak RSS is the whole suite's.
 # Its limits are small so cases stay quick: an inflate cap of 64 MiB and short body timeouts.

@@ -9,6 +9,9 @@ from conftest import Mock
 from tpns_client.protocol.package import Rules
 from zips import make_zip
 
+# every rule holds whether an upload is checked as it arrives or from the stored file
+pytestmark = pytest.mark.usefixtures("upload_check_path")
+
 
 @pytest.fixture
 def current(make_mock: Callable[..., Mock]) -> Mock:

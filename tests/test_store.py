@@ -1,21 +1,22 @@
 """The store's crash recovery: what a killed server leaves is cleaned at the next start, and
-nothing a live upload still holds is touched."""
+nothing a live upload still holds is touched. And its counts, kept without counting rows."""
 
 from __future__ import annotations
 
 import fcntl
+import sqlite3
 from pathlib import Path
 
 from tpns_mock.store import Store
 
 
-def add_one(store: Store) -> str:
+def add_one(store: Store, access_id: str = "1500000001") -> str:
     with store.incoming() as (path, handle):
         handle.write(b"PK")
         handle.flush()
         upload = store.add_upload(
             path,
-            access_id="1500000001",
+            access_id=access_id,
             file_name="a.zip",
             kind="zip",
             member="a.txt",
@@ -51,3 +52,63 @@ def test_recovery_leaves_files_a_live_upload_holds(tmp_path: Path) -> None:
         fcntl.flock(handle.fileno(), fcntl.LOCK_EX)  # another worker, mid add_upload
         Store(tmp_path).close()
         assert in_flight.exists()
+
+
+def counts(store: Store) -> tuple[int, int, int, int]:
+    uploads, pushes = store.list_uploads(limit=1000), store.list_pushes(limit=1000)
+    assert store.count_uploads() == len(uploads)
+    assert store.count_pushes() == len(pushes)
+    return (
+        store.count_uploads(),
+        store.count_uploads("1500000002"),
+        store.count_pushes(),
+        store.count_uploads("nobody"),
+    )
+
+
+def push(store: Store, access_id: str) -> None:
+    store.add_push(
+        access_id=access_id,
+        audience_type="all",
+        message_type="notify",
+        platform="android",
+        environment="product",
+        seq=0,
+        upload_id=None,
+        target_count=None,
+        body="{}",
+    )
+
+
+def test_totals_follow_inserts_and_resets_and_an_older_data_dir_is_counted_once(
+    tmp_path: Path,
+) -> None:
+    store = Store(tmp_path)
+    for access_id in ("1500000001", "1500000002", "1500000002"):
+        add_one(store, access_id)
+    push(store, "1500000001")
+    assert counts(store) == (3, 2, 1, 0)
+    store.reset()
+    assert counts(store) == (0, 0, 0, 0)
+    add_one(store, "1500000002")
+    assert counts(store) == (1, 1, 0, 0)
+    store.close()
+
+    # a data dir written before the counts were kept: no table, no triggers
+    with sqlite3.connect(tmp_path / "tpns-mock.sqlite3") as db:
+        for trigger in (
+            "uploads_counted",
+            "uploads_uncounted",
+            "pushes_counted",
+            "pushes_uncounted",
+        ):
+            db.execute(f"DROP TRIGGER {trigger}")
+        db.execute("DROP TABLE row_counts")
+    store = Store(tmp_path)
+    add_one(store, "1500000001")
+    push(store, "1500000002")
+    assert counts(store) == (2, 1, 1, 0)
+    store.close()
+    reopened = Store(tmp_path)
+    assert counts(reopened) == (2, 1, 1, 0)  # and only once
+    reopened.close()

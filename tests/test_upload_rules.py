@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import zipfile
 from collections.abc import Callable
 
@@ -16,12 +17,18 @@ from zips import (
     symlink_zip,
 )
 
+# every rule holds whether an upload is checked as it arrives or from the stored file
+pytestmark = pytest.mark.usefixtures("upload_check_path")
+
 
 def accepted(mock: Mock, content: bytes, file_name: str = "accounts.zip") -> int:
     body = mock.upload(content, file_name)
     assert body["retCode"] == 0, body
     assert body["errMsg"] == ""
     assert isinstance(body["uploadId"], int) and 0 < body["uploadId"] < 2**31
+    meta = mock.client.get(f"/_mock/uploads/{body['uploadId']}").json()
+    assert meta["sha256"] == hashlib.sha256(content).hexdigest()
+    assert meta["uploadBytes"] == len(content)
     return int(body["uploadId"])
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -11,6 +12,7 @@ from typing import Any
 import httpx
 import pytest
 from conftest import AUTH, UPLOAD, LiveServer, start_server
+from tpns_mock import listen
 from tpns_mock.settings import Settings
 from tpns_mock.workers import settings_env
 from zips import accounts_zip
@@ -194,3 +196,13 @@ def test_in_memory_workers_share_one_throwaway_store_removed_at_exit(tmp_path: P
         server.stop()
     assert list(scratch.iterdir()) == []
     assert not (tmp_path / "unused").exists()
+
+
+def test_accepted_connections_have_nagle_off() -> None:
+    """Without TCP_NODELAY a keep-alive client waits ~40 ms a request (Nagle + delayed ACK)."""
+    for server in listen.bind("127.0.0.1", 0):
+        server.listen()
+        with server, socket.create_connection(server.getsockname()[:2], timeout=5):
+            accepted, _ = server.accept()
+            with accepted:
+                assert accepted.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) != 0

@@ -11,10 +11,9 @@ semicolon) and extra CRLFs after the file's bytes.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
-from typing import BinaryIO
+from typing import Protocol
 
 from python_multipart.exceptions import MultipartParseError
 from python_multipart.multipart import MultipartParser, parse_options_header
@@ -28,11 +27,18 @@ FRAMING_SLACK_BYTES = 1024 * 1024
 FIELD_NAME = "file"
 
 
+class Sink(Protocol):
+    """Where the file part's bytes go: a file, or something that also checks them on the way."""
+
+    def write(self, data: bytes, /) -> int: ...
+
+    def flush(self) -> None: ...
+
+
 @dataclass
 class ReceivedFile:
     file_name: str
     size: int
-    sha256: str
 
 
 class BodyTooLarge(TPNSError):
@@ -70,14 +76,17 @@ async def receive_file(
     body: AsyncIterator[bytes],
     content_type: str,
     content_length: int | None,
-    sink: BinaryIO,
+    sink: Sink,
     *,
     max_file_bytes: int,
     idle_timeout_s: float,
     deadline_s: float = float("inf"),
     on_chunk: Callable[[bytes], None] = lambda _: None,
+    on_file: Callable[[str], None] = lambda _: None,
 ) -> ReceivedFile:
     """Stream the body, writing the ``file`` part to ``sink``; refuse as soon as a rule breaks.
+
+    ``on_file`` hears the file part's name before its first byte is written to ``sink``.
 
     ``idle_timeout_s`` bounds the wait for each chunk, ``deadline_s`` the whole body: a client
     trickling one byte a second never goes idle, but still cannot hold the upload open forever.
@@ -87,7 +96,6 @@ async def receive_file(
     if content_length is not None and content_length > max_body:
         raise _too_large(max_file_bytes)
 
-    digest = hashlib.sha256()
     part = _PartState()
     found: list[str] = []  # file name of the file part, once its headers are complete
     state = {"parts": 0, "writing": False, "size": 0, "ended": False}
@@ -120,6 +128,7 @@ async def receive_file(
                 UPLOAD_FILE_ERROR, f"the form has more than one {FIELD_NAME!r} part; send one"
             )
         found.append(_clean_file_name(_decode(options.get(b"filename", b""))))
+        on_file(found[0])
         state["writing"] = True
 
     def on_part_data(data: bytes, start: int, end: int) -> None:
@@ -130,7 +139,6 @@ async def receive_file(
             raise _too_large(max_file_bytes)
         chunk = data[start:end]
         sink.write(chunk)
-        digest.update(chunk)
 
     def on_part_end() -> None:
         state["writing"] = False
@@ -173,7 +181,7 @@ async def receive_file(
             PARAM_PARSE_ERROR, "the multipart body ends before its closing boundary (truncated?)"
         )
     sink.flush()
-    return ReceivedFile(found[0], state["size"], digest.hexdigest())
+    return ReceivedFile(found[0], state["size"])
 
 
 def _decode(raw: bytes | bytearray) -> str:

@@ -126,11 +126,11 @@ class JournalMiddleware:
                 "auth": auth_scheme(headers),
                 "headers": redact_headers(scope.get("headers", [])),
             }
-            with anyio.CancelScope(shield=True):
-                try:
-                    await anyio.to_thread.run_sync(self.store.add_request, entry, self.keep)
-                except Exception as exc:  # the answer matters more than its journal entry
-                    _journal_failed(exc)
+            # inline: one short WAL append costs less than handing it to a thread and back
+            try:
+                self.store.add_request(entry, self.keep)
+            except Exception as exc:  # the answer matters more than its journal entry
+                _journal_failed(exc)
 
         async def journaling_send(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -166,10 +166,14 @@ class FaultMiddleware:
         if scope["type"] != "http" or not is_tpns_path(scope["path"]):
             await self.app(scope, receive, send)
             return
+        # most requests meet no fault: asking costs one read, inline; only a candidate is
+        # taken (a write transaction) on a thread
+        fault = None
         try:
-            fault = await anyio.to_thread.run_sync(
-                self.store.take_fault, scope["path"], scope["method"], fires
-            )
+            if self.store.fault_armed(scope["path"], scope["method"]):
+                fault = await anyio.to_thread.run_sync(
+                    self.store.take_fault, scope["path"], scope["method"], fires
+                )
         except StorageError:
             fault = None  # the route meets the same failure and answers it in its shape
         if fault is None:

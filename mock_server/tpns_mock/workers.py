@@ -8,7 +8,9 @@ be handed over as an object: the parent writes them into the environment (the sa
 The workers share state only through the data dir: SQLite in WAL mode hands out uploadIds
 (AUTOINCREMENT inside ``BEGIN IMMEDIATE``), so ids stay unique and increasing whichever worker
 answers, and any worker can show any upload. uvicorn's supervisor passes SIGTERM on to every
-worker, and each finishes its in-flight requests before exiting.
+worker, and each finishes its in-flight requests before exiting. The listening sockets are
+bound once, by :func:`tpns_mock.listen.bind` (one per address), and shared by the workers; they
+set ``TCP_NODELAY``, which accepted connections inherit.
 """
 
 from __future__ import annotations
@@ -31,6 +33,13 @@ from tpns_mock.settings import ALIASES, Settings
 from tpns_mock.store import StorageError, Store
 
 FACTORY = "tpns_mock.workers:app_from_env"
+# h11 bounds request headers (a header block past 16 KiB is refused); httptools, which uvicorn
+# would pick when installed, does not
+HTTP = "h11"
+BACKLOG = 2048
+# glibc gives each thread that allocates its own arena; under mixed load a worker's memory then
+# creeps up for minutes without the Python heap growing. Two arenas keep it level.
+MALLOC_ARENA_MAX = "2"
 
 
 def app_from_env() -> FastAPI:
@@ -82,11 +91,14 @@ def serve(settings: Settings, *, announce: Callable[[Settings], None]) -> int:
                     if alias.env:
                         os.environ.pop(alias.env, None)
                 os.environ.update(settings_env(running))
+                os.environ.setdefault("MALLOC_ARENA_MAX", MALLOC_ARENA_MAX)
                 config = uvicorn.Config(
                     FACTORY,
                     factory=True,
                     workers=settings.workers,
                     log_level=log_level,
+                    http=HTTP,
+                    backlog=BACKLOG,
                     ssl_certfile=certfile,
                     ssl_keyfile=keyfile,
                 )
@@ -94,7 +106,12 @@ def serve(settings: Settings, *, announce: Callable[[Settings], None]) -> int:
                 Multiprocess(config, sockets=sockets).run()
                 return 0
             config = uvicorn.Config(
-                create_app(running), log_level=log_level, ssl_certfile=certfile, ssl_keyfile=keyfile
+                create_app(running),
+                log_level=log_level,
+                http=HTTP,
+                backlog=BACKLOG,
+                ssl_certfile=certfile,
+                ssl_keyfile=keyfile,
             )
             server = uvicorn.Server(config)
             announce(shown)

@@ -74,8 +74,10 @@ def test_sigkill_mid_upload_loses_nothing_and_lists_nothing_partial(
             else:
                 sock.sendall(head + body)
                 part = next(iter(wait_list(data_dir / "tmp")))
-                wait_for(lambda: part.stat().st_size >= len(body) - 200)
-                time.sleep(0.3)  # well into inflating 512 MiB
+                # the package is checked as it is written, so its file grows as the check
+                # goes: half written is well into inflating 512 MiB, with the rest to go
+                wait_for(lambda: part.stat().st_size >= len(body) // 2, seconds=60)
+                time.sleep(0.3)
             server.process.send_signal(signal.SIGKILL)
             server.process.wait(timeout=10)
         assert list((data_dir / "tmp").iterdir()), "the kill should leave a partial file"

@@ -458,7 +458,7 @@ def parse_directory_entry(data: bytes, at: int, end: EndRecord) -> tuple[ZipEntr
     if after > len(data):
         raise _damaged("a central directory entry runs past the end of the directory")
     raw_name = bytes(data[name_at : name_at + name_length])
-    name = raw_name.decode("utf-8" if flags & 0x800 else "cp437", errors="replace")
+    name = header_name(raw_name, flags)
     if "\0" in name:
         raise PackageError(f"entry {name!r} has a NUL byte in its name")
     wanted = [
@@ -610,6 +610,11 @@ def _read_chunks(stream: BinaryIO, limit: int, what: str) -> Iterator[bytes]:
         yield chunk
 
 
+def header_name(raw_name: bytes, flags: int) -> str:
+    """A header's file name, decoded as the central directory's is (UTF-8 when flagged)."""
+    return raw_name.decode("utf-8" if flags & 0x800 else "cp437", errors="replace")
+
+
 def _data_offset(upload: BinaryIO, info: ZipEntry, end: EndRecord) -> int:
     """Where the member's compressed bytes start, after checking its local header."""
     upload.seek(info.header_offset)
@@ -683,10 +688,26 @@ def _content_chunks(
     if kind != "zip":
         yield kind, file_name, _read_chunks(upload, max_inflated, repr(file_name))
         return
+    info, end = checked_member(upload, rules, max_inflated)
+    yield "zip", info.filename, _member_chunks(upload, info, end, max_inflated)
+
+
+def checked_member(upload: BinaryIO, rules: Rules, max_inflated: int) -> tuple[ZipEntry, EndRecord]:
+    """The one member of a non-empty zip, from its central directory, or the rule it breaks;
+    with the end record its offsets were checked against.
+
+    Reads only the end records and the first directory entries, so it is cheap whatever the
+    size; the member's own bytes are not looked at.
+    """
+    size = upload.seek(0, 2)
     upload.seek(max(0, size - TAIL_BYTES))
     end = parse_end_record(upload.read(TAIL_BYTES), size)
-    info = check_entries(read_entries(upload, end), end.entries, rules, max_inflated)
-    yield "zip", info.filename, _member_chunks(upload, info, end, max_inflated)
+    return check_entries(read_entries(upload, end), end.entries, rules, max_inflated), end
+
+
+def data_offset(upload: BinaryIO, info: ZipEntry, end: EndRecord) -> int:
+    """Where the member's compressed bytes start, after the checks of its local header."""
+    return _data_offset(upload, info, end)
 
 
 def validate_package(

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from contextlib import closing
 from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect
-from tpns_client.protocol.package import validate_package
 from tpns_client.protocol.paths import UPLOAD_PATH
 
 from tpns_mock.answers import upload_accepted, upload_refused
@@ -17,6 +16,7 @@ from tpns_mock.auth import Caller, authenticate
 from tpns_mock.body import Started, drain, expects_continue
 from tpns_mock.errors import SERVICE_ERROR, UPLOAD_FILE_ERROR, TPNSError
 from tpns_mock.form import receive_file
+from tpns_mock.intake import Intake
 from tpns_mock.middleware import STATE_ACCESS_ID
 from tpns_mock.settings import Settings
 from tpns_mock.store import StorageError, Store, StoreFull, describe_failure
@@ -111,36 +111,39 @@ async def upload_package(request: Request) -> JSONResponse:
             settings.timestamp_window_s,
             request.app.state.clock.now(),
         )
-        with store.incoming() as (path, handle):
-            content_length = request.headers.get("content-length")
+        content_length = request.headers.get("content-length")
+        length = int(content_length) if content_length and content_length.isdigit() else None
+        with (
+            store.incoming() as (path, handle),
+            closing(
+                Intake(handle, settings.rules, settings.max_inflated_bytes, expected_bytes=length)
+            ) as intake,
+        ):
             try:
+                # the package is written, hashed and checked in one pass as it arrives
                 received = await receive_file(
                     body,
                     request.headers.get("content-type", ""),
-                    int(content_length) if content_length and content_length.isdigit() else None,
-                    handle,
+                    length,
+                    intake,
                     max_file_bytes=settings.max_upload_bytes,
                     idle_timeout_s=settings.body_idle_timeout_s,
                     deadline_s=settings.body_deadline_s,
                     on_chunk=caller.feed_body,
+                    on_file=intake.start,
                 )
             except TPNSError as error:
+                intake.close()
                 if not body.started and expects_continue(request.headers):
                     return upload_refused(error)  # refused before the client sent its body
                 return await _refuse_body(error, body, caller)
             caller.verify_body()
             setattr(request.state, STATE_ACCESS_ID, caller.access_id)
-            summary = await run_in_threadpool(
-                validate_package,
-                handle,
-                received.file_name,
-                settings.rules,
-                settings.max_inflated_bytes,
-            )
+            summary = await intake.verdict(received.file_name)
             # the file stays open (and locked) until it is in place, so no recovering worker
             # mistakes it for a crashed upload's debris
-            upload = await run_in_threadpool(
-                store.add_upload,
+            # inline: a rename and one short SQLite transaction cost less than a thread hop
+            upload = store.add_upload(
                 path,
                 access_id=caller.access_id,
                 file_name=received.file_name,
@@ -150,7 +153,7 @@ async def upload_package(request: Request) -> JSONResponse:
                 upload_bytes=received.size,
                 content_bytes=summary.content_bytes,
                 account_count=summary.account_count,
-                sha256=received.sha256,
+                sha256=intake.sha256(),
             )
     except TPNSError as error:
         return upload_refused(error)
