@@ -35,8 +35,8 @@ Progress = Callable[[int, int], None]
 
 
 class AsyncTPNSClient:
-    """The async twin of :class:`client.TPNSClient`; pass ``transport=httpx.ASGITransport(app)``
-    to talk to a mock app in-process."""
+    """The async twin of :class:`tpns_client.TPNSClient`; pass
+    ``transport=httpx.ASGITransport(app)`` to talk to a mock app in-process."""
 
     def __init__(
         self,
