@@ -296,6 +296,9 @@ def ratio_row(measure: str, pkg: Package, value: float, ref: float, target: floa
 
 
 def run(args: argparse.Namespace) -> Report:
+    from tpns_mock import allocator
+
+    allocator.tune()  # the in-process validation rows run in a process tuned as the server is
     report = Report()
     runs = args.runs or (1 if args.quick else 3)
     with tempfile.TemporaryDirectory(prefix="tpns-bench-", dir=args.work_dir) as tmp:

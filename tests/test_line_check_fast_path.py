@@ -72,3 +72,45 @@ def test_a_comma_counts_as_a_character_in_a_txt(line: bytes) -> None:
     with pytest.raises(PackageError, match=r"line 2: account is (1 character|101 characters) long"):
         checker.feed(b"alice\n" + line + b"\n")
         checker.finish()
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    width=st.integers(min_value=0, max_value=102),
+    count=st.integers(min_value=1, max_value=400),
+    odd=st.one_of(st.none(), st.tuples(st.integers(min_value=0), LINE)),
+    char=CHARS,
+    crlf=st.booleans(),
+    csv=st.booleans(),
+    cuts=st.lists(st.integers(min_value=0, max_value=50_000), max_size=4),
+)
+def test_lines_of_one_width_agree_with_the_per_line_rule(
+    width: int,
+    count: int,
+    odd: tuple[int, str] | None,
+    char: str,
+    crlf: bool,
+    csv: bool,
+    cuts: list[int],
+) -> None:
+    """Blocks of equal-width lines take a shortcut (one comparison per block); any line that
+    differs in width or holds a character the rule refuses must still be found, by number."""
+    lines = [(char * width).encode()] * count
+    if odd is not None:
+        lines[odd[0] % count] = odd[1].encode()
+    data = (b"\r\n" if crlf else b"\n").join(lines) + b"\n"
+    got = verdict(data, [c % (len(data) + 1) for c in cuts], csv)
+    want = expected(lines, csv)
+    if isinstance(want, str):
+        assert isinstance(got, str) and got.startswith(want), (got, want)
+    else:
+        assert got == want
+
+
+def test_a_package_of_one_width_longer_than_the_prepared_block_is_counted() -> None:
+    line = b"13800138000\n"
+    data = line * (3 * 1024 * 1024 // len(line))
+    checker = AccountChecker()
+    checker.feed(data)
+    checker.feed(b"1380013800\n")  # one line a character short is still a valid account
+    assert checker.finish() == data.count(b"\n") + 1

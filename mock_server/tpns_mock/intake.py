@@ -5,13 +5,12 @@ temp file, hashed (SHA-256) and fed to :class:`~tpns_client.protocol.streaming.S
 so the package is checked in the same pass that stores it and the verdict is ready at the last
 byte.
 
-A large upload is written, hashed and inflated on a thread of its own, fed through a short
-queue, and its lines are checked on a second one: the event loop keeps parsing HTTP and
-multipart, the first thread inflates and hashes (zlib, isal and hashlib release the GIL) and
-writes, and the line checks (which hold the GIL) run beside it, so the three overlap on two
-cores. The queues are bounded, so a client faster than the check waits (TCP backpressure)
-instead of filling memory. Small uploads are handled inline: a thread hand-off would cost more
-than the work.
+A large upload is written and hashed on one thread, inflated on a second and its lines checked
+on a third, each fed through a short queue: the event loop keeps parsing HTTP and multipart
+while writing, hashing and inflating (which release the GIL) and the line checks (which hold
+it) run beside it, so they overlap on two cores. The queues are bounded, so a client faster
+than the check waits (TCP backpressure) instead of filling memory. Small uploads are handled
+inline: a thread hand-off would cost more than the work.
 """
 
 from __future__ import annotations
@@ -19,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import queue
 import threading
+from collections.abc import Callable
 from typing import BinaryIO, cast
 
 from starlette.concurrency import run_in_threadpool
@@ -32,6 +32,51 @@ QUEUE_CHUNKS = 64
 # inflated chunks (up to 1 MiB each) waiting for the line checker's thread
 CHECK_QUEUE_CHUNKS = 8
 _END = object()  # tells the thread the body is complete
+
+
+class _Stage:
+    """One thread doing one job on every chunk of the body, fed through a bounded queue.
+
+    A failure (a full disk, say) is kept and raised to the route at the verdict; chunks after
+    it, or after a discard, are dropped unread so the feeder never blocks on a dead stage.
+    """
+
+    def __init__(self, name: str, work: Callable[[bytes], object], end: Callable[[], object]):
+        self._work = work
+        self._end = end
+        self._queue: queue.Queue[object] = queue.Queue(QUEUE_CHUNKS)
+        self.failure: BaseException | None = None
+        self.discard = False
+        self._thread: threading.Thread | None = threading.Thread(
+            target=self._run, name=name, daemon=True
+        )
+        self._thread.start()
+
+    def put(self, chunk: bytes) -> None:
+        self._queue.put(chunk)  # blocks only while the thread is a queue behind
+
+    def join(self) -> None:
+        thread = self._thread
+        if thread is None:
+            return
+        if thread.is_alive():
+            self._queue.put(_END)
+            thread.join()
+        self._thread = None
+
+    def _run(self) -> None:
+        while (item := self._queue.get()) is not _END:
+            if self.discard or self.failure is not None:
+                continue
+            try:
+                self._work(cast(bytes, item))
+            except BaseException as exc:  # raised to the route at the verdict
+                self.failure = exc
+        if not self.discard and self.failure is None:
+            try:
+                self._end()
+            except BaseException as exc:
+                self.failure = exc
 
 
 class Intake:
@@ -51,25 +96,24 @@ class Intake:
         self.check: StreamingCheck | None = None
         self._digest = hashlib.sha256()
         self._threaded = expected_bytes is None or expected_bytes > THREAD_MIN_BYTES
-        self._queue: queue.Queue[object] = queue.Queue(QUEUE_CHUNKS)
-        self._thread: threading.Thread | None = None
-        self._failure: BaseException | None = None
-        self._discard = False
+        self._stages: list[_Stage] = []
 
     def start(self, file_name: str) -> None:
         """The file part's headers are in: its name says what kind of package to expect."""
         make_checker = ThreadedChecker if self._threaded else AccountChecker
         self.check = StreamingCheck(file_name, self.rules, self.max_inflated, make_checker)
         if self._threaded:
-            self._thread = threading.Thread(target=self._consume, name="tpns-intake", daemon=True)
-            self._thread.start()
+            self._stages = [
+                _Stage("tpns-store", self._store, self.handle.flush),
+                _Stage("tpns-inflate", self.check.feed, _nothing),
+            ]
 
     def write(self, chunk: bytes) -> int:
-        if self._thread is not None:
-            self._queue.put(chunk)  # blocks only while the thread is a queue behind
+        if self._stages:
+            for stage in self._stages:
+                stage.put(chunk)
         else:
-            self.handle.write(chunk)
-            self._digest.update(chunk)
+            self._store(chunk)
             if self.check is not None:
                 self.check.feed(chunk)
         return len(chunk)
@@ -79,7 +123,7 @@ class Intake:
         return self._digest.hexdigest()
 
     def flush(self) -> None:
-        if self._thread is None:
+        if not self._stages:
             self.handle.flush()
 
     async def verdict(self, file_name: str) -> PackageSummary:
@@ -89,7 +133,7 @@ class Intake:
         large one waits for its threads, and the fallback may inflate a gigabyte, so those run
         on a worker thread.
         """
-        if self._thread is not None:
+        if self._stages:
             summary = await run_in_threadpool(self._streamed_summary)
         else:
             summary = self._streamed_summary()
@@ -101,46 +145,31 @@ class Intake:
 
     def _streamed_summary(self) -> PackageSummary | None:
         self._join()
-        if self._failure is not None:
-            raise self._failure
+        for stage in self._stages:
+            if stage.failure is not None:
+                raise stage.failure
         self.handle.flush()
         return self.check.streamed_summary(self.handle) if self.check is not None else None
 
     def close(self) -> None:
         """Stop the threads (dropping what they have not done yet); idempotent."""
-        if self._thread is not None:
-            self._discard = True
-            self._join()
+        for stage in self._stages:
+            stage.discard = True
+        self._join()
         if self.check is not None:
             self.check.close()
 
     def _join(self) -> None:
-        thread = self._thread
-        if thread is None:
-            return
-        if thread.is_alive():
-            self._queue.put(_END)
-            thread.join()
-        self._thread = None
+        for stage in self._stages:
+            stage.join()
 
-    def _consume(self) -> None:
-        check = self.check
-        assert check is not None
-        while (item := self._queue.get()) is not _END:
-            if self._discard or self._failure is not None:
-                continue
-            chunk = cast(bytes, item)
-            try:
-                self.handle.write(chunk)
-                self._digest.update(chunk)
-                check.feed(chunk)
-            except BaseException as exc:  # a full disk: raised to the route at the verdict
-                self._failure = exc
-        if not self._discard and self._failure is None:
-            try:
-                self.handle.flush()
-            except BaseException as exc:
-                self._failure = exc
+    def _store(self, chunk: bytes) -> None:
+        self.handle.write(chunk)
+        self._digest.update(chunk)
+
+
+def _nothing() -> None:
+    pass
 
 
 class ThreadedChecker:

@@ -27,7 +27,7 @@ import uvicorn
 from fastapi import FastAPI
 from uvicorn.supervisors import Multiprocess
 
-from tpns_mock import listen, tls
+from tpns_mock import allocator, listen, tls
 from tpns_mock.app import create_app
 from tpns_mock.settings import ALIASES, Settings
 from tpns_mock.store import StorageError, Store
@@ -44,6 +44,7 @@ MALLOC_ARENA_MAX = "2"
 
 def app_from_env() -> FastAPI:
     """What each worker process runs: a mock configured by the ``TPNS_MOCK_*`` environment."""
+    allocator.tune()
     return create_app(Settings.from_env())
 
 
@@ -63,6 +64,7 @@ def serve(settings: Settings, *, announce: Callable[[Settings], None]) -> int:
     before any worker starts. An in-memory mock gets one throwaway data dir, shared by all
     workers (and holding the TLS files) and removed when the last one has stopped.
     """
+    allocator.tune()
     throwaway = settings.data_dir is None
     data_dir = Path(tempfile.mkdtemp(prefix="tpns-mock-")) if throwaway else settings.data_dir
     assert data_dir is not None
