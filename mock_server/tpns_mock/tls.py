@@ -133,6 +133,12 @@ def prepare(tls_dir: Path, names: Iterable[str]) -> ServerFiles:
             f"cannot create or read the TLS files in {str(tls_dir)!r}: {reason}"
             " (choose a writable dir with --tls-dir / TPNS_MOCK_TLS_DIR)"
         ) from None
+    return server_files(tls_dir)
+
+
+def server_files(tls_dir: Path) -> ServerFiles:
+    """Where :func:`prepare` puts the files (what a worker serves once its supervisor has)."""
+    tls_dir = Path(tls_dir)
     return ServerFiles(tls_dir / CA_FILE, tls_dir / CERT_FILE, tls_dir / KEY_FILE)
 
 

@@ -1,27 +1,51 @@
 """Running the server: one process, or ``--workers N`` processes on one port and one data dir.
 
-uvicorn starts workers by importing an app factory in each fresh process, so the settings cannot
-be handed over as an object: the parent writes them into the environment (the same
-``TPNS_MOCK_*`` variables a user would set) and each worker reads them back with
-``Settings.from_env()``. Flags therefore reach every worker exactly as they reached the parent.
+Workers are fresh processes, so the settings cannot be handed over as an object: the parent
+writes them into the environment (the same ``TPNS_MOCK_*`` variables a user would set) and each
+worker reads them back with ``Settings.from_env()``. Flags therefore reach every worker exactly
+as they reached the parent.
 
 The workers share state only through the data dir: SQLite in WAL mode hands out uploadIds
 (AUTOINCREMENT inside ``BEGIN IMMEDIATE``), so ids stay unique and increasing whichever worker
-answers, and any worker can show any upload. uvicorn's supervisor passes SIGTERM on to every
-worker, and each finishes its in-flight requests before exiting. The listening sockets are
-bound once, by :func:`tpns_mock.listen.bind` (one per address), and shared by the workers; they
-set ``TCP_NODELAY``, which accepted connections inherit.
+answers, and any worker can show any upload.
+
+How workers listen. On Linux each worker binds listening sockets of its own (one per address,
+all on the one port, ``SO_REUSEPORT``), and the supervisor holds none that listens:
+
+- the kernel spreads new connections over the workers' sockets. With one socket shared by
+  every worker, whichever worker was in ``accept`` first took them, and a keep-alive client
+  stays on the worker that accepted it: all 16 clients of a benchmark often ended on one
+  worker, the other idle.
+- on SIGTERM each worker closes its sockets before finishing its in-flight requests, and the
+  kernel sends new connections only to sockets still listening; after the last, a client is
+  refused, which it can safely retry. With a shared socket that the supervisor still held, new
+  connections were queued on it with no one left to accept them, then reset when it closed:
+  a reset client cannot tell whether its request (a push) went through.
+
+The supervisor binds the port first, exclusively, so a port in use is one error naming the
+address, and port 0 becomes one port every worker binds; it keeps those sockets bound but never
+listening (:func:`tpns_mock.listen.hold`), so the port stays the mock's while workers come and
+go. It passes SIGTERM and SIGINT on to every worker, starts a new worker for one that dies while
+serving, and stops everything if one cannot start. Where ``SO_REUSEPORT`` does not spread
+connections (not Linux), uvicorn's supervisor shares the parent's sockets with every worker.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import os
 import shutil
+import signal
+import socket
+import subprocess
 import sys
 import tempfile
+import time
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import uvicorn
 from fastapi import FastAPI
@@ -40,6 +64,13 @@ BACKLOG = 2048
 # glibc gives each thread that allocates its own arena; under mixed load a worker's memory then
 # creeps up for minutes without the Python heap growing. Two arenas keep it level.
 MALLOC_ARENA_MAX = "2"
+# how long connections accepted as a server stops are given to send their requests
+GRACE_S = 0.1
+# a worker's exit code when it could not start serving (uvicorn's, for a failed startup)
+STARTUP_FAILURE = 3
+# a worker that exits sooner than this after starting is not replaced: it would fail again
+STARTUP_S = 5.0
+WORKER = [sys.executable, "-m", "tpns_mock.workers"]
 
 
 def app_from_env() -> FastAPI:
@@ -59,9 +90,10 @@ def settings_env(settings: Settings) -> dict[str, str]:
 def serve(settings: Settings, *, announce: Callable[[Settings], None]) -> int:
     """Serve until SIGTERM or SIGINT, in one process or ``settings.workers``; the exit code.
 
-    The sockets are bound here, once, and handed to uvicorn (one per address: both loopbacks by
-    default), so every worker serves every address. With TLS on, the certificate is issued here
-    before any worker starts. An in-memory mock gets one throwaway data dir, shared by all
+    The sockets are bound here first (one per address: both loopbacks by default), so a busy
+    port fails before any worker starts; one process serves on them, several workers each bind
+    their own beside them (see the module's docstring). With TLS on, the certificate is issued
+    here before any worker starts. An in-memory mock gets one throwaway data dir, shared by all
     workers (and holding the TLS files) and removed when the last one has stopped.
     """
     allocator.tune()
@@ -70,13 +102,10 @@ def serve(settings: Settings, *, announce: Callable[[Settings], None]) -> int:
     assert data_dir is not None
     try:
         running = replace(settings, data_dir=data_dir)
-        certfile: str | None = None
-        keyfile: str | None = None
         if settings.tls:
             running = replace(running, tls_dir=settings.tls_dir or data_dir / "tls")
             assert running.tls_dir is not None
-            files = tls.prepare(running.tls_dir, tls.certificate_names(settings.tls_hosts))
-            certfile, keyfile = str(files.cert), str(files.key)
+            tls.prepare(running.tls_dir, tls.certificate_names(settings.tls_hosts))
         # an unusable data dir fails here, with one error instead of one per worker; this
         # also creates the schema and cleans up after a crash before any worker opens it
         try:
@@ -86,42 +115,181 @@ def serve(settings: Settings, *, announce: Callable[[Settings], None]) -> int:
             return 1
         sockets = listen.bind(settings.host, settings.port)
         try:
-            shown = replace(settings, port=sockets[0].getsockname()[1]) if sockets else settings
-            log_level = settings.log_level
+            if sockets:  # port 0: the port the kernel chose, for the banner and every worker
+                running = replace(running, port=sockets[0].getsockname()[1])
+            shown = replace(settings, port=running.port)
             if settings.workers > 1:
                 for alias in ALIASES:  # the declared variables below say everything, exactly
                     if alias.env:
                         os.environ.pop(alias.env, None)
                 os.environ.update(settings_env(running))
                 os.environ.setdefault("MALLOC_ARENA_MAX", MALLOC_ARENA_MAX)
-                config = uvicorn.Config(
-                    FACTORY,
-                    factory=True,
-                    workers=settings.workers,
-                    log_level=log_level,
-                    http=HTTP,
-                    backlog=BACKLOG,
-                    ssl_certfile=certfile,
-                    ssl_keyfile=keyfile,
-                )
+                if listen.SHARES_PORT:
+                    listen.hold(sockets)
+                    announce(shown)
+                    return supervise(settings.workers)
+                config = server_config(FACTORY, running, factory=True, workers=settings.workers)
                 announce(shown)
                 Multiprocess(config, sockets=sockets).run()
                 return 0
-            config = uvicorn.Config(
-                create_app(running),
-                log_level=log_level,
-                http=HTTP,
-                backlog=BACKLOG,
-                ssl_certfile=certfile,
-                ssl_keyfile=keyfile,
-            )
-            server = uvicorn.Server(config)
+            server = Server(server_config(create_app(running), running))
             announce(shown)
             server.run(sockets=sockets)
-            return 0 if server.started else 3
+            return 0 if server.started else STARTUP_FAILURE
         finally:
             for sock in sockets:
                 sock.close()
     finally:
         if throwaway:
             shutil.rmtree(data_dir, ignore_errors=True)
+
+
+def server_config(app: FastAPI | str, settings: Settings, **more: Any) -> uvicorn.Config:
+    """uvicorn's configuration for serving ``app``, with what every server of the mock shares:
+    the log level, the HTTP parser, the backlog and, with TLS on, the files the supervisor (or
+    the one process) prepared."""
+    certfile = keyfile = None
+    if settings.tls:
+        assert settings.tls_dir is not None
+        files = tls.server_files(settings.tls_dir)
+        certfile, keyfile = str(files.cert), str(files.key)
+    return uvicorn.Config(
+        app,
+        log_level=settings.log_level,
+        http=HTTP,
+        backlog=BACKLOG,
+        ssl_certfile=certfile,
+        ssl_keyfile=keyfile,
+        **more,
+    )
+
+
+def supervise(count: int) -> int:
+    """Run ``count`` workers until SIGTERM or SIGINT; the exit code.
+
+    Each signal is passed on to every worker at once (each then closes its sockets and finishes
+    its in-flight requests). A worker that dies while serving is replaced; one that cannot start
+    stops them all, exit code 1.
+    """
+    workers: list[tuple[subprocess.Popen[bytes], float]] = []
+    stopping: list[int] = []
+
+    def stop(signum: int, _frame: object) -> None:
+        stopping.append(signum)
+        for process, _ in workers:
+            if process.returncode is None:
+                process.send_signal(signal.SIGTERM)
+
+    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGINT)}
+    code = 0
+    try:
+        for _ in range(count):
+            if not stopping:
+                workers.append((subprocess.Popen(WORKER), time.monotonic()))
+        while not stopping:
+            time.sleep(0.1)
+            for index, (process, started) in enumerate(workers):
+                exit_code = process.poll()
+                if exit_code is None or stopping:
+                    continue
+                if exit_code == STARTUP_FAILURE or time.monotonic() - started < STARTUP_S:
+                    print(
+                        f"tpns-mock: a worker could not start (exit code {exit_code})",
+                        file=sys.stderr,
+                        flush=True,
+                    )
+                    code = 1
+                    stop(signal.SIGTERM, None)
+                    break
+                print(
+                    f"tpns-mock: worker {process.pid} exited with {exit_code}; starting another",
+                    file=sys.stderr,
+                    flush=True,
+                )
+                workers[index] = (subprocess.Popen(WORKER), time.monotonic())
+    finally:
+        stop(signal.SIGTERM, None)
+        for process, _ in workers:
+            process.wait()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    return code
+
+
+class Server(uvicorn.Server):
+    """uvicorn's server, stopping so that a client's new connection is answered or refused,
+    never reset.
+
+    uvicorn stops listening and at once closes every connection that is not in a request. A
+    connection the kernel had queued but no one had accepted yet is reset when its listening
+    socket closes, and one accepted a moment before has usually not been read yet: closing a
+    socket with its request unread resets it too. So this server accepts what is queued right
+    before closing each listening socket, and gives the connections it has a moment
+    (``GRACE_S``) to send their requests, which are then answered, before uvicorn's shutdown.
+    """
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        loop = asyncio.get_running_loop()
+        late: list[socket.socket] = []
+        for server, sock in zip(self.servers, sockets or [], strict=False):
+            late.extend(_stop_listening(sock))
+            server.close()
+        accepting = [
+            asyncio.ensure_future(
+                loop.connect_accepted_socket(self._protocol, conn, ssl=self.config.ssl)
+            )
+            for conn in late
+        ]
+        if accepting:
+            await asyncio.wait(accepting, timeout=GRACE_S)
+        await asyncio.sleep(GRACE_S)
+        for task in accepting:
+            task.cancel()
+        await super().shutdown(sockets)
+
+    def _protocol(self) -> asyncio.Protocol:
+        """A connection's protocol, made as uvicorn makes it for the connections it accepts."""
+        return self.config.http_protocol_class(  # type: ignore[call-arg]
+            config=self.config, server_state=self.server_state, app_state=self.lifespan.state
+        )
+
+
+def _stop_listening(sock: socket.socket) -> list[socket.socket]:
+    """Stop ``sock`` (a non-blocking listening socket) listening; the connections that were
+    waiting on it, accepted.
+
+    The last accept and the shutdown are two system calls in a row: a connection queued in
+    between is still reset, but the moment is a few microseconds, not an event loop's turn.
+    """
+    found: list[socket.socket] = []
+    while True:
+        try:
+            conn, _ = sock.accept()
+        except OSError:  # none left (BlockingIOError), or the socket is gone
+            break
+        conn.setblocking(False)
+        found.append(conn)
+    # Linux: no longer listening, new connections go elsewhere; where a listening socket
+    # cannot be shut down, closing it follows at once
+    with contextlib.suppress(OSError):
+        sock.shutdown(socket.SHUT_RDWR)
+    return found
+
+
+def serve_worker() -> int:
+    """One worker (``python -m tpns_mock.workers``): sockets of its own on the supervisor's port,
+    the mock the ``TPNS_MOCK_*`` environment describes; the exit code."""
+    allocator.tune()
+    settings = Settings.from_env()
+    try:
+        sockets = listen.bind(settings.host, settings.port, reuse_port=True)
+    except OSError as exc:
+        print(f"tpns-mock: {exc}", file=sys.stderr, flush=True)
+        return STARTUP_FAILURE
+    server = Server(server_config(create_app(settings), settings))
+    server.run(sockets=sockets)  # closes them when it stops
+    return 0 if server.started else STARTUP_FAILURE
+
+
+if __name__ == "__main__":
+    sys.exit(serve_worker())
