@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import os
+import signal
 import socket
+import sys
+import threading
 import time
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -12,6 +16,7 @@ from typing import Any
 import httpx
 import pytest
 from conftest import AUTH, UPLOAD, LiveServer, start_server
+from test_tls import has_ipv6_loopback
 from tpns_mock import listen
 from tpns_mock.settings import Settings
 from tpns_mock.workers import settings_env
@@ -198,11 +203,180 @@ def test_in_memory_workers_share_one_throwaway_store_removed_at_exit(tmp_path: P
     assert not (tmp_path / "unused").exists()
 
 
-def test_accepted_connections_have_nagle_off() -> None:
+@pytest.mark.parametrize("reuse_port", [False, True] if listen.SHARES_PORT else [False])
+def test_accepted_connections_have_nagle_off(reuse_port: bool) -> None:
     """Without TCP_NODELAY a keep-alive client waits ~40 ms a request (Nagle + delayed ACK)."""
-    for server in listen.bind("127.0.0.1", 0):
+    for server in listen.bind("127.0.0.1", 0, reuse_port=reuse_port):
         server.listen()
         with server, socket.create_connection(server.getsockname()[:2], timeout=5):
             accepted, _ = server.accept()
             with accepted:
                 assert accepted.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) != 0
+
+
+def both_workers(url: str) -> set[int]:
+    """The two workers' pids, once both answer (a worker not yet listening gets nothing)."""
+    pids: set[int] = set()
+    deadline = time.monotonic() + 20
+    while len(pids) < 2 and time.monotonic() < deadline:
+        with httpx.Client(base_url=url, timeout=10) as fresh:
+            pids.add(fresh.get("/_mock/health").json()["pid"])
+    assert len(pids) == 2, "both workers answer"
+    return pids
+
+
+def port_of(server: LiveServer) -> int:
+    return int(server.url.rsplit(":", 1)[1])
+
+
+CONNECTIONS = 32  # all on one worker by chance: 2 in 2**32
+
+
+def test_keep_alive_connections_are_spread_over_the_workers(two_workers: LiveServer) -> None:
+    pids = both_workers(two_workers.url)
+    port = port_of(two_workers)
+    hosts = ["127.0.0.1", "[::1]"] if has_ipv6_loopback() else ["127.0.0.1"]
+    for host in hosts:  # every worker listens on every address
+        clients = [
+            httpx.Client(base_url=f"http://{host}:{port}", timeout=10) for _ in range(CONNECTIONS)
+        ]
+        try:
+            served = [client.get("/_mock/health").json()["pid"] for client in clients]
+            # each connection stays with the worker that accepted it ...
+            assert [client.get("/_mock/health").json()["pid"] for client in clients] == served
+        finally:
+            for client in clients:
+                client.close()
+        # ... and the kernel spreads the connections over both
+        assert set(served) == pids, (host, served)
+
+
+def health_attempt(port: int) -> str:
+    """One new connection asking for health: "answered" (a whole 200 answer), "refused", or
+    what went wrong ("reset", "closed" without a whole answer)."""
+    try:
+        sock = socket.create_connection(("127.0.0.1", port), timeout=10)
+    except ConnectionRefusedError:
+        return "refused"
+    except ConnectionResetError:
+        return "reset"
+    with sock:
+        data = b""
+        try:
+            sock.sendall(
+                b"GET /_mock/health HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
+            )
+            while chunk := sock.recv(65536):
+                data += chunk
+        except (ConnectionResetError, BrokenPipeError):
+            return "reset"
+    head, _, body = data.partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    length = [line.split(":", 1)[1] for line in lines if line.lower().startswith("content-length:")]
+    if lines[0].startswith("HTTP/1.1 200 ") and length and len(body) == int(length[0]):
+        return "answered"
+    return "closed"
+
+
+def trickled(body: bytes, sending: threading.Event, seconds: float) -> Iterator[bytes]:
+    """``body`` in 20 pieces over ``seconds``; ``sending`` is set once the first has gone."""
+    size = len(body) // 20 + 1
+    for n in range(0, len(body), size):
+        yield body[n : n + size]
+        sending.set()
+        time.sleep(seconds / 20)
+
+
+def test_new_connections_during_shutdown_are_answered_or_refused_never_reset(
+    tmp_path: Path,
+) -> None:
+    """A refused connection is safe to retry; a reset one may have delivered its request."""
+    server = start_server(tmp_path / "data", "--workers", "2")
+    port = port_of(server)
+    try:
+        both_workers(server.url)
+        # an upload trickling in keeps one worker busy for seconds after SIGTERM
+        boundary = "tpns-mock-shutdown"
+        body = (
+            (
+                f"--{boundary}\r\n"
+                'Content-Disposition: form-data; name="file"; filename="accounts.zip"\r\n'
+                "Content-Type: application/zip\r\n\r\n"
+            ).encode()
+            + accounts_zip(["alice", "bob"])
+            + f"\r\n--{boundary}--\r\n".encode()
+        )
+        sending = threading.Event()
+        in_flight: dict[str, Any] = {}
+
+        def upload_slowly() -> None:
+            try:
+                in_flight["answer"] = httpx.post(
+                    f"{server.url}{UPLOAD}",
+                    content=trickled(body, sending, seconds=3.0),
+                    headers={"Content-Type": f"multipart/form-data; boundary={boundary}"},
+                    auth=AUTH,
+                    timeout=30,
+                ).json()
+            except httpx.HTTPError as exc:
+                in_flight["error"] = exc
+
+        uploader = threading.Thread(target=upload_slowly)
+        uploader.start()
+        assert sending.wait(timeout=10)
+        assert health_attempt(port) == "answered"
+        os.kill(server.process.pid, signal.SIGTERM)
+        # new connections, one after another, until well after the mock has exited
+        outcomes: list[tuple[bool, str]] = []  # (the mock still running, what happened)
+        exited_at: float | None = None
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            running = server.process.poll() is None
+            if not running and exited_at is None:
+                exited_at = time.monotonic()
+            if exited_at is not None and time.monotonic() - exited_at > 0.3:
+                break
+            outcomes.append((running, health_attempt(port)))
+            time.sleep(0.005)
+        uploader.join(timeout=30)
+        assert server.process.wait(timeout=30) == 0
+    finally:
+        server.stop()
+    seen = {outcome for _, outcome in outcomes}
+    assert seen <= {"answered", "refused"}, outcomes
+    # refused while a worker was still finishing the upload: no socket left listening with
+    # no one to accept from it
+    assert (True, "refused") in outcomes, outcomes
+    # the in-flight request finished
+    assert in_flight.get("answer", {}).get("retCode") == 0, in_flight
+
+
+def test_a_worker_that_dies_is_replaced(two_workers: LiveServer) -> None:
+    pids = both_workers(two_workers.url)
+    dead = pids.pop()
+    os.kill(dead, signal.SIGKILL)
+    deadline = time.monotonic() + 30
+    now: set[int] = set()
+    while time.monotonic() < deadline and len(now - {dead}) < 2:
+        try:
+            with httpx.Client(base_url=two_workers.url, timeout=10) as fresh:
+                now.add(fresh.get("/_mock/health").json()["pid"])
+        except httpx.TransportError:
+            pass  # the connection the kernel had queued on the killed worker
+        time.sleep(0.01)
+    assert dead not in now and pids < now and len(now) == 2, (dead, pids, now)
+    assert "starting another" in two_workers.output()
+
+
+def test_a_worker_that_cannot_start_stops_them_all(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    if not listen.SHARES_PORT:
+        pytest.skip("uvicorn's supervisor runs the workers here")
+    from tpns_mock import workers
+
+    monkeypatch.setattr(workers, "WORKER", [sys.executable, "-c", "raise SystemExit(3)"])
+    started = time.monotonic()
+    assert workers.supervise(2) == 1
+    assert time.monotonic() - started < 10  # not started again and again
+    assert "a worker could not start (exit code 3)" in capsys.readouterr().err

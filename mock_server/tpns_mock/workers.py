@@ -68,8 +68,8 @@ MALLOC_ARENA_MAX = "2"
 GRACE_S = 0.1
 # a worker's exit code when it could not start serving (uvicorn's, for a failed startup)
 STARTUP_FAILURE = 3
-# a worker that exits sooner than this after starting is not replaced: it would fail again
-STARTUP_S = 5.0
+# what a worker writes to its supervisor once it serves
+READY = b"1"
 WORKER = [sys.executable, "-m", "tpns_mock.workers"]
 
 
@@ -164,35 +164,72 @@ def server_config(app: FastAPI | str, settings: Settings, **more: Any) -> uvicor
     )
 
 
+class Worker:
+    """A worker process, and the pipe on which it says it has started serving."""
+
+    def __init__(self) -> None:
+        self._ready_fd, write = os.pipe()
+        try:
+            self.process = subprocess.Popen([*WORKER, str(write)], pass_fds=(write,))
+        except BaseException:
+            os.close(self._ready_fd)
+            raise
+        finally:
+            os.close(write)
+        os.set_blocking(self._ready_fd, False)
+        self.started = False
+
+    def check(self) -> int | None:
+        """The exit code once the process has exited (noting first whether it had started)."""
+        if not self.started and self._ready_fd >= 0:
+            try:
+                self.started = os.read(self._ready_fd, 1) == READY
+            except BlockingIOError:
+                pass
+            else:
+                os.close(self._ready_fd)
+                self._ready_fd = -1
+        return self.process.poll()
+
+    def stop(self) -> None:
+        if self.process.returncode is None:
+            self.process.send_signal(signal.SIGTERM)
+
+    def wait(self) -> None:
+        self.process.wait()
+        if self._ready_fd >= 0:
+            os.close(self._ready_fd)
+            self._ready_fd = -1
+
+
 def supervise(count: int) -> int:
     """Run ``count`` workers until SIGTERM or SIGINT; the exit code.
 
     Each signal is passed on to every worker at once (each then closes its sockets and finishes
-    its in-flight requests). A worker that dies while serving is replaced; one that cannot start
-    stops them all, exit code 1.
+    its in-flight requests). A worker that dies after it started serving is replaced; one that
+    dies before stops them all, exit code 1: the next would fail the same way.
     """
-    workers: list[tuple[subprocess.Popen[bytes], float]] = []
+    workers: list[Worker] = []
     stopping: list[int] = []
 
     def stop(signum: int, _frame: object) -> None:
         stopping.append(signum)
-        for process, _ in workers:
-            if process.returncode is None:
-                process.send_signal(signal.SIGTERM)
+        for worker in workers:
+            worker.stop()
 
     previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGINT)}
     code = 0
     try:
         for _ in range(count):
             if not stopping:
-                workers.append((subprocess.Popen(WORKER), time.monotonic()))
+                workers.append(Worker())
         while not stopping:
             time.sleep(0.1)
-            for index, (process, started) in enumerate(workers):
-                exit_code = process.poll()
+            for index, worker in enumerate(workers):
+                exit_code = worker.check()
                 if exit_code is None or stopping:
                     continue
-                if exit_code == STARTUP_FAILURE or time.monotonic() - started < STARTUP_S:
+                if not worker.started:
                     print(
                         f"tpns-mock: a worker could not start (exit code {exit_code})",
                         file=sys.stderr,
@@ -202,15 +239,16 @@ def supervise(count: int) -> int:
                     stop(signal.SIGTERM, None)
                     break
                 print(
-                    f"tpns-mock: worker {process.pid} exited with {exit_code}; starting another",
+                    f"tpns-mock: worker {worker.process.pid} exited with {exit_code};"
+                    " starting another",
                     file=sys.stderr,
                     flush=True,
                 )
-                workers[index] = (subprocess.Popen(WORKER), time.monotonic())
+                workers[index] = Worker()
     finally:
         stop(signal.SIGTERM, None)
-        for process, _ in workers:
-            process.wait()
+        for worker in workers:
+            worker.wait()
         for sig, handler in previous.items():
             signal.signal(sig, handler)
     return code
@@ -227,6 +265,17 @@ class Server(uvicorn.Server):
     before closing each listening socket, and gives the connections it has a moment
     (``GRACE_S``) to send their requests, which are then answered, before uvicorn's shutdown.
     """
+
+    def __init__(self, config: uvicorn.Config, *, ready_fd: int | None = None) -> None:
+        super().__init__(config)
+        self.ready_fd = ready_fd  # where to say, once, that this server has started serving
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets)
+        if self.started and self.ready_fd is not None:
+            os.write(self.ready_fd, READY)
+            os.close(self.ready_fd)
+            self.ready_fd = None
 
     async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
         loop = asyncio.get_running_loop()
@@ -276,9 +325,10 @@ def _stop_listening(sock: socket.socket) -> list[socket.socket]:
     return found
 
 
-def serve_worker() -> int:
-    """One worker (``python -m tpns_mock.workers``): sockets of its own on the supervisor's port,
-    the mock the ``TPNS_MOCK_*`` environment describes; the exit code."""
+def serve_worker(ready_fd: int | None = None) -> int:
+    """One worker (``python -m tpns_mock.workers READY_FD``): sockets of its own on the
+    supervisor's port, the mock the ``TPNS_MOCK_*`` environment describes; the exit code. Once
+    it serves it says so on ``ready_fd``."""
     allocator.tune()
     settings = Settings.from_env()
     try:
@@ -286,10 +336,10 @@ def serve_worker() -> int:
     except OSError as exc:
         print(f"tpns-mock: {exc}", file=sys.stderr, flush=True)
         return STARTUP_FAILURE
-    server = Server(server_config(create_app(settings), settings))
+    server = Server(server_config(create_app(settings), settings), ready_fd=ready_fd)
     server.run(sockets=sockets)  # closes them when it stops
     return 0 if server.started else STARTUP_FAILURE
 
 
 if __name__ == "__main__":
-    sys.exit(serve_worker())
+    sys.exit(serve_worker(int(sys.argv[1]) if len(sys.argv) > 1 else None))
