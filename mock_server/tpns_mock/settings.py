@@ -95,7 +95,7 @@ class Settings:
     push_interval_s: float = declare(1.0, None, "TPNS_MOCK_PUSH_INTERVAL", "seconds the rate limit spaces full, tag and package pushes of one app", low=0)  # noqa: E501
     push_duration_s: float = declare(1.0, "--push-duration", "TPNS_MOCK_PUSH_DURATION", "seconds an accepted push takes from `PUSH_INIT` to `PUSH_FINISHED` in its record", low=0, high=86400)  # noqa: E501
     journal_size: int = declare(1000, "--journal-size", "TPNS_MOCK_JOURNAL_SIZE", "newest requests kept in `/_mock/requests`; 0 turns the journal off", low=0)  # noqa: E501
-    workers: int = declare(1, "--workers", "TPNS_MOCK_WORKERS", "server processes sharing the data dir (one sequence of uploadIds, any worker shows any upload)", low=1)  # noqa: E501
+    workers: int = declare(1, "--workers", "TPNS_MOCK_WORKERS", "server processes sharing the data dir (one sequence of uploadIds, any worker shows any upload); on Linux each binds the port itself, so the kernel spreads connections over them and a stopping mock refuses new ones", low=1)  # noqa: E501
     log_level: str = declare("info", "--log-level", "TPNS_MOCK_LOG_LEVEL", "uvicorn's log level: critical, error, warning, info, debug")  # noqa: E501
     allowed_hosts: str = declare("", "--allowed-hosts", "TPNS_MOCK_ALLOWED_HOSTS", "more Host names `/_mock/` answers to, comma-separated (loopback names and addresses, `tpns-mock` and the `--host` address always)", shown="none")  # noqa: E501
     tls: bool = declare(False, "--tls", "TPNS_MOCK_TLS", "serve HTTPS with a certificate signed by a local CA, made once per TLS dir and served at `/_mock/ca.pem`")  # noqa: E501
