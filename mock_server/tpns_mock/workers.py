@@ -74,7 +74,8 @@ WORKER = [sys.executable, "-m", "tpns_mock.workers"]
 
 
 def app_from_env() -> FastAPI:
-    """What each worker process runs: a mock configured by the ``TPNS_MOCK_*`` environment."""
+    """What each worker runs where the workers share the parent's sockets (uvicorn's supervisor
+    imports it by name): a mock configured by the ``TPNS_MOCK_*`` environment."""
     allocator.tune()
     return create_app(Settings.from_env())
 
