@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
+import subprocess
 import sys
 import threading
 import time
@@ -380,3 +382,28 @@ def test_a_worker_that_cannot_start_stops_them_all(
     assert workers.supervise(2) == 1
     assert time.monotonic() - started < 10  # not started again and again
     assert "a worker could not start (exit code 3)" in capsys.readouterr().err
+
+
+def test_port_0_is_one_port_every_worker_binds(tmp_path: Path) -> None:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "tpns_mock", "--port", "0", "--workers", "2", "--in-memory"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        first = process.stdout.readline()
+        url = first.split()[3]  # tpns-mock starting on URL ...
+        assert url.startswith("http://127.0.0.1:") and not url.endswith(":0"), first
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            with contextlib.suppress(httpx.TransportError):
+                if httpx.get(f"{url}/_mock/health", timeout=5).status_code == 200:
+                    break
+            time.sleep(0.1)
+        pids = both_workers(url)
+        assert process.pid not in pids
+    finally:
+        process.terminate()
+        assert process.wait(timeout=30) == 0
