@@ -41,6 +41,16 @@ def verdict(data: bytes, cuts: list[int], csv: bool) -> int | str:
         return error.message.split(" account")[0]
 
 
+def assert_agrees(data: bytes, lines: list[bytes], cuts: list[int], csv: bool) -> None:
+    """The checker, fed ``data`` cut at ``cuts``, says what the per-line rule says."""
+    got = verdict(data, [c % (len(data) + 1) for c in cuts], csv)
+    want = expected(lines, csv)
+    if isinstance(want, str):
+        assert isinstance(got, str) and got.startswith(want), (got, want)
+    else:
+        assert got == want
+
+
 @settings(max_examples=300, deadline=None)
 @given(
     lines=st.lists(LINE, min_size=1, max_size=30),
@@ -58,12 +68,7 @@ def test_fast_path_agrees_with_the_per_line_rule(
         at = bad_byte_at % (len(encoded[which]) + 1)
         encoded[which] = encoded[which][:at] + b"\xff" + encoded[which][at:]
     data = (b"\r\n" if crlf else b"\n").join(encoded) + b"\n"
-    got = verdict(data, [c % (len(data) + 1) for c in cuts], csv)
-    want = expected(encoded, csv)
-    if isinstance(want, str):
-        assert isinstance(got, str) and got.startswith(want), (got, want)
-    else:
-        assert got == want
+    assert_agrees(data, encoded, cuts, csv)
 
 
 @pytest.mark.parametrize("line", [b",", b"a," + b"b" * 99])
@@ -99,12 +104,7 @@ def test_lines_of_one_width_agree_with_the_per_line_rule(
     if odd is not None:
         lines[odd[0] % count] = odd[1].encode()
     data = (b"\r\n" if crlf else b"\n").join(lines) + b"\n"
-    got = verdict(data, [c % (len(data) + 1) for c in cuts], csv)
-    want = expected(lines, csv)
-    if isinstance(want, str):
-        assert isinstance(got, str) and got.startswith(want), (got, want)
-    else:
-        assert got == want
+    assert_agrees(data, lines, cuts, csv)
 
 
 def test_a_package_of_one_width_longer_than_the_prepared_block_is_counted() -> None:

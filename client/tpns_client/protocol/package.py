@@ -248,7 +248,7 @@ class AccountChecker:
 # Packages are mostly lines of one width (phone numbers, device tokens, ids of a fixed format):
 # a block of those, once mapped, is exactly ("a" * width + "\n") repeated, which one memcmp
 # against a prepared copy confirms, instead of the three searches the general case needs.
-_UNIFORM_BYTES = 2 * CHUNK_BYTES
+_UNIFORM_BYTES = 256 * 1024  # the prepared copy; a longer block is compared piece by piece
 
 
 @functools.lru_cache(maxsize=4)
@@ -263,9 +263,14 @@ def _uniform_lines(mapped: bytes) -> int | None:
     if not MIN_ACCOUNT_CHARS <= width <= MAX_ACCOUNT_CHARS:
         return None
     lines, rest = divmod(len(mapped), width + 1)
-    if rest or len(mapped) > _UNIFORM_BYTES - width - 1:
+    if rest:
         return None
-    return lines if _uniform_block(width).startswith(mapped) else None
+    block = _uniform_block(width)  # a whole number of lines, so every piece starts a line
+    view = memoryview(mapped)
+    for start in range(0, len(mapped), len(block)):
+        if not block.startswith(view[start : start + len(block)]):
+            return None
+    return lines
 
 
 def _is_utf8(data: bytes) -> bool:
