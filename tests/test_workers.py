@@ -12,6 +12,7 @@ from typing import Any
 import httpx
 import pytest
 from conftest import AUTH, UPLOAD, LiveServer, start_server
+from stored import stored_packages
 from tpns_mock import listen
 from tpns_mock.settings import Settings
 from tpns_mock.workers import settings_env
@@ -191,7 +192,7 @@ def test_in_memory_workers_share_one_throwaway_store_removed_at_exit(tmp_path: P
         finally:
             first.close()
             second.close()
-        assert len(list((store / "packages").iterdir())) == 2
+        assert len(stored_packages(store)) == 2
     finally:
         server.stop()
     assert list(scratch.iterdir()) == []
