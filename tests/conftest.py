@@ -18,6 +18,7 @@ from typing import Any
 import httpx
 import pytest
 from fastapi.testclient import TestClient
+from stored import leftovers
 from tpns_mock.app import create_app
 from tpns_mock.clock import Clock
 from tpns_mock.settings import DEFAULT_ACCESS_ID, DEFAULT_SECRET_KEY, Settings
@@ -43,12 +44,9 @@ class Mock:
         return body
 
     def leftovers(self) -> list[str]:
-        """Files in the data dir besides the database: must be empty after a refusal."""
-        return sorted(
-            str(p.relative_to(self.data_dir))
-            for sub in ("tmp", "packages")
-            for p in (self.data_dir / sub).iterdir()
-        )
+        """Packages stored or arriving (files, and packages kept in the database): must be
+        empty after a refusal."""
+        return leftovers(self.data_dir)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

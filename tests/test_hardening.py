@@ -119,10 +119,10 @@ def test_check_target_takes_only_the_callers_own_upload(mock: Mock) -> None:
     upload_id = uploaded(mock, ["alice", "bob"])
     request = check_push(package_push(upload_id))
     upload = store.get_upload(upload_id)
-    assert check_target(request, AUTH[0], upload, store.package_path) == upload
+    assert check_target(request, AUTH[0], upload, store.open_package) == upload
     for access_id, found in [(OTHER_APP[0], upload), (AUTH[0], None)]:
         with pytest.raises(TPNSError) as error:
-            check_target(request, access_id, found, store.package_path)
+            check_target(request, access_id, found, store.open_package)
         assert error.value.code == PUSH_TARGET_NOT_FOUND
 
 

@@ -15,6 +15,7 @@ from typing import Any
 import httpx
 import pytest
 from conftest import AUTH, UPLOAD, start_server
+from stored import stored_packages
 from zips import accounts_zip, make_zip
 
 pytestmark = pytest.mark.slow  # signals real servers mid-upload
@@ -111,8 +112,8 @@ def test_sigterm_during_an_upload_leaves_a_consistent_store(tmp_path: Path, work
             assert accounts.headers["X-Account-Count"] == str(ACCOUNTS)
             assert accounts.text.count("\n") == ACCOUNTS
             assert accounts.text.endswith(f"account-{ACCOUNTS - 1:012d}\n")
-            stored = sorted(p.name for p in (data_dir / "packages").iterdir())
-            assert len(stored) == 2  # one file per listed upload, nothing orphaned
+            stored = stored_packages(data_dir)
+            assert len(stored) == 2  # one package per listed upload, nothing orphaned
             # ids continue after the restart
             after = client.post(UPLOAD, files={"file": ("b.zip", accounts_zip(["carol", "dan"]))})
             assert after.json()["uploadId"] == big_id + 1

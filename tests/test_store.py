@@ -7,15 +7,16 @@ import fcntl
 import sqlite3
 from pathlib import Path
 
-from tpns_mock.store import Store
+import pytest
+from tpns_mock.store import INLINE_MAX_BYTES, StorageError, Store
 
 
-def add_one(store: Store, access_id: str = "1500000001") -> str:
-    with store.incoming() as (path, handle):
-        handle.write(b"PK")
-        handle.flush()
+def add_one(store: Store, access_id: str = "1500000001", expected_bytes: int | None = None) -> str:
+    with store.incoming(expected_bytes) as arriving:
+        arriving.handle.write(b"PK")
+        arriving.handle.flush()
         upload = store.add_upload(
-            path,
+            arriving,
             access_id=access_id,
             file_name="a.zip",
             kind="zip",
@@ -42,6 +43,46 @@ def test_a_crash_between_moving_a_package_and_committing_leaves_nothing(tmp_path
 
     assert sorted(p.name for p in (tmp_path / "packages").iterdir()) == [kept]
     assert list((tmp_path / "tmp").iterdir()) == []
+
+
+def test_a_small_package_is_kept_in_the_database_not_as_a_file(tmp_path: Path) -> None:
+    store = Store(tmp_path)
+    name = add_one(store, expected_bytes=INLINE_MAX_BYTES)
+    big = add_one(store, expected_bytes=INLINE_MAX_BYTES + 1)
+    store.close()
+    reopened = Store(tmp_path)  # recovery keeps both: one row with its content, one file
+    try:
+        assert sorted(p.name for p in (tmp_path / "packages").iterdir()) == [big]
+        small, large = sorted(reopened.list_uploads(), key=lambda u: u.stored_name != name)
+        assert small.stored_name == name
+        for upload in (small, large):
+            with reopened.open_package(upload) as handle:
+                assert handle.read() == b"PK"
+        reopened.reset()
+        assert list((tmp_path / "packages").iterdir()) == []
+        with pytest.raises(FileNotFoundError):
+            reopened.open_package(small)
+    finally:
+        reopened.close()
+
+
+def test_a_small_package_and_its_record_are_one_transaction(tmp_path: Path) -> None:
+    """A record that cannot be committed leaves no content behind, and the reverse."""
+    store = Store(tmp_path)
+    try:
+        store._db.execute(
+            "CREATE TRIGGER refuse BEFORE INSERT ON package_contents "
+            "BEGIN SELECT RAISE(ABORT, 'disk I/O error'); END"
+        )
+        with pytest.raises(StorageError):
+            add_one(store, expected_bytes=2)
+        assert store.list_uploads() == [] and store.count_uploads() == 0
+        store._db.execute("DROP TRIGGER refuse")
+        add_one(store, expected_bytes=2)
+        rows = store._db.execute("SELECT COUNT(*) FROM package_contents").fetchone()[0]
+        assert (store.count_uploads(), rows) == (1, 1)
+    finally:
+        store.close()
 
 
 def test_recovery_leaves_files_a_live_upload_holds(tmp_path: Path) -> None:

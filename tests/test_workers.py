@@ -18,6 +18,7 @@ from typing import Any
 import httpx
 import pytest
 from conftest import AUTH, UPLOAD, LiveServer, start_server
+from stored import stored_packages
 from test_tls import has_ipv6_loopback
 from tpns_mock import listen
 from tpns_mock.settings import Settings
@@ -198,7 +199,7 @@ def test_in_memory_workers_share_one_throwaway_store_removed_at_exit(tmp_path: P
         finally:
             first.close()
             second.close()
-        assert len(list((store / "packages").iterdir())) == 2
+        assert len(stored_packages(store)) == 2
     finally:
         server.stop()
     assert list(scratch.iterdir()) == []

@@ -18,8 +18,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from tpns_client.protocol.package import TOKEN_CHARS, Rules, first_non_token
 
@@ -400,7 +399,7 @@ def check_target(
     push: PushRequest,
     access_id: str,
     upload: Upload | None,
-    package_path: Callable[[Upload], Path],
+    open_package: Callable[[Upload], BinaryIO],
 ) -> Upload:
     """The upload a package push names, if it may be pushed to: the caller's own (another app's
     upload is as unknown as a missing one, 10010005) and, for ``package_token_push``, a package
@@ -414,7 +413,7 @@ def check_target(
         )
     if push.audience_type == "package_token_push":
         try:
-            with package_path(upload).open("rb") as handle:
+            with open_package(upload) as handle:
                 problem = first_non_token(handle, upload.file_name, Rules(upload.rules))
         except OSError:
             raise TPNSError(

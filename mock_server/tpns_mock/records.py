@@ -42,6 +42,10 @@ CREATE TABLE IF NOT EXISTS uploads (
     stored_name TEXT NOT NULL,
     created_at TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS package_contents (
+    stored_name TEXT PRIMARY KEY,
+    content BLOB NOT NULL
+);
 CREATE TABLE IF NOT EXISTS pushes (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     access_id TEXT NOT NULL,
@@ -335,8 +339,10 @@ class Records:
         account_count: int,
         sha256: str,
         stored_name: str,
+        content: bytes | None = None,
     ) -> Upload:
-        """Record an upload whose package file is already in place; returns it with its id."""
+        """Record an upload whose package file is already in place, or whose ``content`` is
+        kept in the database with the record (small packages); returns it with its id."""
         with self._transaction() as db:
             cursor = db.execute(
                 "INSERT INTO uploads (access_id, file_name, kind, member, rules, upload_bytes,"
@@ -359,6 +365,11 @@ class Records:
             upload_id = cursor.lastrowid
             if upload_id is None or upload_id > INT32_MAX:
                 raise StoreFull("uploadId would pass int32; reset the data dir")
+            if content is not None:
+                db.execute(
+                    "INSERT INTO package_contents (stored_name, content) VALUES (?, ?)",
+                    (stored_name, content),
+                )
             # read back in the same transaction: a reset right after the commit may forget
             # the row, but the answer still names what was stored
             row = db.execute("SELECT * FROM uploads WHERE id = ?", (upload_id,)).fetchone()
@@ -384,6 +395,14 @@ class Records:
         with self._reading():
             return int(self._db.execute(_COUNTED, ("uploads", access_id)).fetchone()[0])
 
+    def package_content(self, stored_name: str) -> bytes | None:
+        """A package kept in the database (see ``record_upload``), or None."""
+        with self._reading():
+            row = self._db.execute(
+                "SELECT content FROM package_contents WHERE stored_name = ?", (stored_name,)
+            ).fetchone()
+        return None if row is None else bytes(row[0])
+
     def stored_names(self) -> set[str]:
         """The package file names that uploads refer to."""
         with self._reading():
@@ -402,7 +421,14 @@ class Records:
         with self._transaction() as db:
             names = [r[0] for r in db.execute("SELECT stored_name FROM uploads")]
             db.execute("DELETE FROM uploads")
-            for table in ("pushes", "requests", "faults", "throttle", "call_windows"):
+            for table in (
+                "package_contents",
+                "pushes",
+                "requests",
+                "faults",
+                "throttle",
+                "call_windows",
+            ):
                 db.execute(f"DELETE FROM {table}")
         return names
 

@@ -53,12 +53,22 @@ def describe_failure(exc: BaseException) -> str:
     return f"a database error ({text})"
 
 
+_failures = 0  # storage failures seen by this process: a health probe older than one is stale
+
+
+def failures_seen() -> int:
+    """How many storage failures this process has met so far (any store, any cause)."""
+    return _failures
+
+
 @contextlib.contextmanager
 def storage_errors(what: str) -> Iterator[None]:
     """Turn OS and SQLite failures into :class:`StorageError` saying ``what`` failed and why."""
+    global _failures
     try:
         yield
     except (OSError, sqlite3.Error) as exc:
+        _failures += 1
         raise StorageError(f"{what}: {describe_failure(exc)}") from None
 
 

@@ -22,6 +22,7 @@ import httpx
 import pytest
 from builders import MIB, bomb, endless_file_part, multipart, one_long_line, raw_zip, zip64
 from conftest import AUTH, UPLOAD, HostileRun, LiveServer, start_server
+from stored import leftovers
 
 pytestmark = pytest.mark.slow  # slow clients and zip bombs against a real server
 
@@ -39,10 +40,6 @@ def server(hostile_server: LiveServer, hostile_run: HostileRun) -> LiveServer:
     global RUN
     RUN = hostile_run
     return hostile_server
-
-
-def leftovers(data_dir: Path) -> list[str]:
-    return sorted(p.name for sub in ("tmp", "packages") for p in (data_dir / sub).iterdir())
 
 
 def peak_rss_mb(server: LiveServer) -> float:

@@ -96,12 +96,17 @@ def not_found(what: str) -> JSONResponse:
 )
 async def health(request: Request) -> Any:
     """What the container's healthcheck probes. 200 means requests are being served and the
-    data dir takes writes; 503 (``"status": "unavailable"``) names why it does not.
+    data dir takes writes (a write is tried at most once a second, and after any failure);
+    503 (``"status": "unavailable"``) names why it does not.
 
     Also the settings a client's expectations depend on (the contract suite checks them before
     it starts); never the apps or their secrets."""
     settings = request.app.state.settings
-    problem = await run_in_threadpool(_store(request).health_problem)
+    store = _store(request)
+    if store.health_probe_fresh():
+        problem = store.alive_problem()
+    else:
+        problem = await run_in_threadpool(store.health_problem)
     answer = {
         "status": "unavailable" if problem else "ok",
         "version": __version__,
@@ -176,7 +181,7 @@ def get_accounts(request: Request, upload_id: int) -> Any:
 def _open_package(store: Store, upload: Upload) -> BinaryIO | None:
     """The upload's package, open for reading; None if a reset removed it a moment ago."""
     try:
-        return store.package_path(upload).open("rb")
+        return store.open_package(upload)
     except FileNotFoundError:
         return None
     except OSError as error:

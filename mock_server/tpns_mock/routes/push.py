@@ -120,7 +120,7 @@ async def push_app(request: Request) -> JSONResponse:
         if push.upload_id is not None:
             upload = await run_in_threadpool(store.get_upload, push.upload_id)
             await run_in_threadpool(
-                check_target, push, caller.access_id, upload, store.package_path
+                check_target, push, caller.access_id, upload, store.open_package
             )
         limited = settings.push_rate_limit and push.rate_limited
         stored_body = json.dumps(push.body, ensure_ascii=False)

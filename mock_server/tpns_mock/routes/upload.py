@@ -114,9 +114,14 @@ async def upload_package(request: Request) -> JSONResponse:
         content_length = request.headers.get("content-length")
         length = int(content_length) if content_length and content_length.isdigit() else None
         with (
-            store.incoming() as (path, handle),
+            store.incoming(length) as arriving,
             closing(
-                Intake(handle, settings.rules, settings.max_inflated_bytes, expected_bytes=length)
+                Intake(
+                    arriving.handle,
+                    settings.rules,
+                    settings.max_inflated_bytes,
+                    expected_bytes=length,
+                )
             ) as intake,
         ):
             try:
@@ -140,11 +145,11 @@ async def upload_package(request: Request) -> JSONResponse:
             caller.verify_body()
             setattr(request.state, STATE_ACCESS_ID, caller.access_id)
             summary = await intake.verdict(received.file_name)
-            # the file stays open (and locked) until it is in place, so no recovering worker
+            # a file stays open (and locked) until it is in place, so no recovering worker
             # mistakes it for a crashed upload's debris
             # inline: a rename and one short SQLite transaction cost less than a thread hop
             upload = store.add_upload(
-                path,
+                arriving,
                 access_id=caller.access_id,
                 file_name=received.file_name,
                 kind=summary.kind,
