@@ -20,6 +20,7 @@ from typing import Any
 
 from tpns_mock.clock import Clock, SystemClock
 from tpns_mock.storage_errors import StorageError, identity, storage_errors
+from tpns_mock.write_turns import WriteTurns
 
 INT32_MAX = 2**31 - 1
 
@@ -256,6 +257,7 @@ class Records:
                 path, timeout=30, check_same_thread=False, isolation_level=None
             )
             self._db.row_factory = sqlite3.Row
+            self._turns = WriteTurns(path.with_name(path.name + "-writer"))
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")
             # one transaction: a data dir from before row_counts gets its counts exactly once
@@ -283,6 +285,7 @@ class Records:
     def close(self) -> None:
         with self._lock:
             self._db.close()
+            self._turns.close()
 
     def check_alive(self) -> None:
         """Refuse to commit into a database whose file was deleted or replaced: SQLite would
@@ -299,7 +302,7 @@ class Records:
 
     @contextlib.contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
-        with self._lock, storage_errors("could not store"):
+        with self._lock, storage_errors("could not store"), self._turns.turn():
             self._db.execute("BEGIN IMMEDIATE")
             try:
                 yield self._db
