@@ -5,10 +5,14 @@ from __future__ import annotations
 
 import fcntl
 import sqlite3
+import threading
+import time
 from pathlib import Path
 
 import pytest
+from tpns_mock import write_turns
 from tpns_mock.store import INLINE_MAX_BYTES, StorageError, Store
+from tpns_mock.write_turns import WriteTurns
 
 
 def add_one(store: Store, access_id: str = "1500000001", expected_bytes: int | None = None) -> str:
@@ -153,3 +157,54 @@ def test_totals_follow_inserts_and_resets_and_an_older_data_dir_is_counted_once(
     reopened = Store(tmp_path)
     assert counts(reopened) == (2, 1, 1, 0)  # and only once
     reopened.close()
+
+
+def test_the_journal_is_written_while_another_process_holds_the_records(tmp_path: Path) -> None:
+    """The journal has a database of its own: an entry does not wait for an upload's or a
+    push's transaction (SQLite has one write lock per database file)."""
+    store = Store(tmp_path)
+    holder = sqlite3.connect(tmp_path / "tpns-mock.sqlite3", isolation_level=None)
+    try:
+        holder.execute("BEGIN IMMEDIATE")  # a writer of the records, in the middle of its work
+        done = threading.Event()
+
+        def journal() -> None:
+            store.add_request({"path": "/v3/push/app", "status": 200}, keep=10)
+            done.set()
+
+        threading.Thread(target=journal, daemon=True).start()
+        assert done.wait(timeout=10), "the journal entry waited for the records' writer"
+        holder.execute("ROLLBACK")
+        assert [e["path"] for e in store.list_requests()] == ["/v3/push/app"]
+        store.reset()
+        assert store.list_requests() == [] and store.count_requests() == 0
+    finally:
+        holder.close()
+        store.close()
+
+
+def test_writers_take_turns_and_a_turn_held_too_long_is_an_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first, second = WriteTurns(tmp_path / "w"), WriteTurns(tmp_path / "w")
+    monkeypatch.setattr(write_turns, "WAIT_S", 0.2)
+    try:
+        order: list[str] = []
+
+        def wait_for_a_turn() -> None:
+            with second.turn():
+                order.append("2")
+
+        with first.turn():
+            with pytest.raises(OSError, match="held the database"), second.turn():
+                pass
+            monkeypatch.setattr(write_turns, "WAIT_S", 10.0)
+            waiting = threading.Thread(target=wait_for_a_turn)
+            waiting.start()
+            time.sleep(0.05)
+            order.append("1")  # the second writer is still waiting for the first's turn
+        waiting.join(timeout=10)
+        assert order == ["1", "2"]
+    finally:
+        first.close()
+        second.close()

@@ -1,5 +1,10 @@
 """Everything the mock keeps in SQLite: apps, upload and push records, the request journal,
-faults and rate-limit slots. Touches no file but the database.
+faults and rate-limit slots. Touches no file but the databases.
+
+The journal has a database of its own (``JOURNAL_FILE`` beside the main one): every request
+writes a journal entry, and an upload or a push also writes its record, so with several workers
+the two writes would otherwise queue for the one database's write lock (SQLite has one per
+file); apart, each waits only for its own kind.
 
 Ids come from SQLite (AUTOINCREMENT), so they never repeat for a data dir, across restarts,
 resets and worker processes. Writes are IMMEDIATE transactions, so several worker processes on
@@ -60,10 +65,6 @@ CREATE TABLE IF NOT EXISTS pushes (
     body TEXT NOT NULL,
     created_at TEXT NOT NULL
 );
-CREATE TABLE IF NOT EXISTS requests (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    entry TEXT NOT NULL
-);
 CREATE TABLE IF NOT EXISTS faults (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     path TEXT NOT NULL,
@@ -81,6 +82,15 @@ CREATE TABLE IF NOT EXISTS call_windows (
     key TEXT PRIMARY KEY,
     window_start REAL NOT NULL,
     calls INTEGER NOT NULL
+);
+"""
+
+# the journal's own database, beside the main one
+JOURNAL_FILE = "tpns-mock-requests.sqlite3"
+_JOURNAL_SCHEMA = """
+CREATE TABLE IF NOT EXISTS requests (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    entry TEXT NOT NULL
 );
 """
 
@@ -246,26 +256,39 @@ class StoreFull(Exception):
     """uploadId would pass int32, the largest id TPNS's answer can carry."""
 
 
+def _connect(path: Path) -> tuple[sqlite3.Connection, WriteTurns]:
+    """A connection to the database at ``path`` (WAL: readers never wait for the writer) and
+    the writers' turns on it."""
+    db = sqlite3.connect(path, timeout=30, check_same_thread=False, isolation_level=None)
+    try:
+        db.row_factory = sqlite3.Row
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("PRAGMA synchronous=NORMAL")
+        return db, WriteTurns(path.with_name(path.name + "-writer"))
+    except BaseException:
+        db.close()
+        raise
+
+
 class Records:
     def __init__(self, path: Path, *, clock: Clock | None = None) -> None:
         """Open (creating if needed) the database at ``path``; ``clock`` gives "now"."""
         self.clock: Clock = SystemClock() if clock is None else clock
         self._lock = threading.Lock()
         self.db_path = path
+        self._journal_lock = threading.Lock()
         with storage_errors(f"cannot use the database {str(path)!r}"):
-            self._db = sqlite3.connect(
-                path, timeout=30, check_same_thread=False, isolation_level=None
-            )
-            self._db.row_factory = sqlite3.Row
-            self._turns = WriteTurns(path.with_name(path.name + "-writer"))
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db, self._turns = _connect(path)
             # one transaction: a data dir from before row_counts gets its counts exactly once
             self._db.executescript(
                 f"BEGIN IMMEDIATE;{_SCHEMA}{_ROW_COUNTS}{_COUNT_EXISTING}COMMIT;"
             )
             self._migrate()
             self._identity = identity(path)
+        journal = path.with_name(JOURNAL_FILE)
+        with storage_errors(f"cannot use the database {str(journal)!r}"):
+            self._journal, self._journal_turns = _connect(journal)
+            self._journal.executescript(f"BEGIN IMMEDIATE;{_JOURNAL_SCHEMA}COMMIT;")
 
     def _migrate(self) -> None:
         """Add the columns a data dir made by an older version lacks."""
@@ -286,6 +309,9 @@ class Records:
         with self._lock:
             self._db.close()
             self._turns.close()
+        with self._journal_lock:
+            self._journal.close()
+            self._journal_turns.close()
 
     def check_alive(self) -> None:
         """Refuse to commit into a database whose file was deleted or replaced: SQLite would
@@ -317,6 +343,23 @@ class Records:
     def _reading(self) -> Iterator[sqlite3.Connection]:
         with self._lock, storage_errors("could not read the store"):
             yield self._db
+
+    @contextlib.contextmanager
+    def _journal_transaction(self) -> Iterator[sqlite3.Connection]:
+        with self._journal_lock, storage_errors("could not store"), self._journal_turns.turn():
+            self._journal.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._journal
+            except BaseException:
+                with contextlib.suppress(sqlite3.Error):
+                    self._journal.execute("ROLLBACK")
+                raise
+            self._journal.execute("COMMIT")
+
+    @contextlib.contextmanager
+    def _journal_reading(self) -> Iterator[sqlite3.Connection]:
+        with self._journal_lock, storage_errors("could not read the store"):
+            yield self._journal
 
     # -- apps -------------------------------------------------------------------------------
 
@@ -424,15 +467,9 @@ class Records:
         with self._transaction() as db:
             names = [r[0] for r in db.execute("SELECT stored_name FROM uploads")]
             db.execute("DELETE FROM uploads")
-            for table in (
-                "package_contents",
-                "pushes",
-                "requests",
-                "faults",
-                "throttle",
-                "call_windows",
-            ):
+            for table in ("package_contents", "pushes", "faults", "throttle", "call_windows"):
                 db.execute(f"DELETE FROM {table}")
+        self.clear_requests()
         return names
 
     # -- pushes -----------------------------------------------------------------------------
@@ -568,8 +605,9 @@ class Records:
 
     def add_request(self, entry: dict[str, Any], keep: int) -> None:
         """Record one journal entry, keeping only the newest ``keep``."""
-        with self._transaction() as db:
-            cursor = db.execute("INSERT INTO requests (entry) VALUES (?)", (json.dumps(entry),))
+        encoded = json.dumps(entry)
+        with self._journal_transaction() as db:
+            cursor = db.execute("INSERT INTO requests (entry) VALUES (?)", (encoded,))
             if cursor.lastrowid is not None:
                 db.execute("DELETE FROM requests WHERE id <= ?", (cursor.lastrowid - keep,))
 
@@ -582,8 +620,8 @@ class Records:
     ) -> list[dict[str, Any]]:
         """Newest first; with ``access_id``, only the requests that app authenticated; with
         ``refused``, only those answered with an error (see ``_JOURNAL_FILTER``)."""
-        with self._reading():
-            rows = self._db.execute(
+        with self._journal_reading() as db:
+            rows = db.execute(
                 f"SELECT id, entry FROM requests WHERE {_JOURNAL_FILTER}"
                 " ORDER BY id DESC LIMIT ?3 OFFSET ?4",
                 (access_id, int(refused), limit, offset),
@@ -591,16 +629,16 @@ class Records:
         return [{"id": row["id"], **json.loads(row["entry"])} for row in rows]
 
     def count_requests(self, access_id: str | None = None, refused: bool = False) -> int:
-        with self._reading():
+        with self._journal_reading() as db:
             return int(
-                self._db.execute(
+                db.execute(
                     f"SELECT COUNT(*) FROM requests WHERE {_JOURNAL_FILTER}",
                     (access_id, int(refused)),
                 ).fetchone()[0]
             )
 
     def clear_requests(self) -> None:
-        with self._transaction() as db:
+        with self._journal_transaction() as db:
             db.execute("DELETE FROM requests")
 
     # -- faults -----------------------------------------------------------------------------
