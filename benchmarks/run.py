@@ -633,10 +633,11 @@ NOTES = """## What is measured
 - **health**: `GET /_mock/health` every 10 ms on a keep-alive connection from the start to the
   end of the largest token upload (receiving and validating).
 - **small uploads/s**: 1 or 8 keep-alive clients uploading a 100-account zip in a loop for a
-  few seconds; every upload is accepted and recorded (SQLite row, file in the data dir). Then
-  8 clients asking for health in the same server: "one upload costs" is health/s over
-  uploads/s. The clients are Python threads on the same machine, sharing its two cores with the
-  server (with two workers, three busy processes share two cores).
+  few seconds; every upload is accepted and recorded (its row, and its package kept in SQLite
+  beside it, in one transaction). Then 8 clients asking for health in the same server: "one
+  upload costs" is health/s over uploads/s. The clients are keep-alive connections driven by
+  one Python thread (a selector, prebuilt requests) on the same machine, sharing its two cores
+  with the server (with two workers, three busy processes share two cores).
 - **workers**: one kept-alive connection asking for health 2,000 times (p50/p99), and 16
   keep-alive clients uploading, with 1 and with 2 workers.
 - **Prism** (`@stoplight/prism-cli` from npm, `prism mock` serving tpns-mock's own OpenAPI
@@ -658,14 +659,11 @@ broken rule, a directory that disagrees) is checked from the stored file as befo
 rules and messages are the same either way (tests/test_streaming_check.py compares the two on
 generated and damaged zips; the rule tests run through both paths). A large upload is written,
 hashed and inflated on a thread fed through a bounded queue, and its lines are checked on a
-second one. What this buys is limited by the GIL: inflating, CRC, SHA-256 and writing release
-it and overlap, but HTTP and multipart parsing (h11, python-multipart) and the line checks
-(`bytes` methods) hold it, so they still take turns. In a quiet run end to end stayed 0.45-0.65
-s above validation alone on 100 MiB (the table above; before, receiving added about 0.36 s),
-and checking lines inline on the writing thread instead measured the same (0.90x both).
-The targets of 0.5x end to end and 0.4x for validation would need the line checks out of the
-GIL (a C extension) or in another process; the one pass keeps memory flat and decides at the
-last byte, but is not faster than the two passes were on this machine.
+second one, so writing and hashing, inflating, and checking lines overlap: inflating, CRC,
+SHA-256 and writing release the GIL, and the line checks are mostly one `memcmp` per block (see
+"How the line check is fast"). Before these three threads (and the allocator tuning below), the
+one pass measured 0.81x (tokens) and 0.88x (phone numbers) end to end, no faster than the two
+passes it replaced; the table above is the same path now.
 
 Prism answers a body past 10 MB with `request_entity_too_large` ("Body exceeded 10mb
 limit"), so it cannot take a 100 MiB package at all; the small-upload row compares it where it
@@ -682,13 +680,20 @@ can (it checks only the multipart shape, never the zip).
   against 2.0-2.3 ms on asyncio.
 - httptools instead of h11 (health 0.15 ms): not used, it accepts a megabyte of request
   headers where h11 refuses past 16 KiB (tests/hostile).
+- a package of at most 1 MiB (declared by the request's `Content-Length`) kept in SQLite with
+  its row, in one transaction, instead of a file: creating a file in the data dir cost about
+  0.5 ms of kernel time on this machine's ext4 (perf: the allocator of new inodes scanning
+  recently deleted ones; 9 µs on a tmpfs), more than the rest of the upload. 0.81 ms of server
+  CPU per upload after.
+- `/_mock/health` writes and syncs its probe file at most once a second (and again after any
+  storage failure) instead of on every call: the synced write was about 1 ms, several answers.
 
-Measured on the shared 2-core machine under load from other work, so single figures moved by
-±30% between runs; the paired comparisons (same minute, both variants) held. What is left of
-an upload after health's own cost: creating its file in the data dir (about 0.15 ms on ext4
-here: create, lock, two renames), the response's socket write, multipart parsing, the
-directory read and the SQLite commits (the upload row and the journal entry, WAL with
-`synchronous=NORMAL`: an accepted upload survives SIGKILL; tests/hostile/test_crash_safety.py).
+Measured on the shared 2-core machine, so single figures moved by ±30% between runs; the
+paired comparisons (same minute, both variants) held. What is left of an upload after health's
+own cost: the response's socket write, multipart parsing, the zip's check and directory read,
+and two SQLite commits (the upload row with its package, and the journal entry, in a database
+of its own; WAL with `synchronous=NORMAL`: an accepted upload survives SIGKILL,
+tests/hostile/test_crash_safety.py).
 
 ## Workers
 
@@ -701,10 +706,30 @@ connections over the workers by a hash of the client's address and port. Before,
 shared the sockets uvicorn's supervisor held: in 3 of 5 starts all 16 keep-alive clients landed on
 one worker (93% CPU against 1%), and during a shutdown new connections were queued on a socket no
 one accepted from, then reset (19 of 104 in 0.37 s). Now a connection arriving while the mock
-stops is answered or refused (tests/test_workers.py). With 16 keep-alive clients uploading, the
-two workers took the same CPU (3.1 s each in 4 s) and served 1.50-1.53x one worker's uploads,
-with the two cores 87-89% busy (the clients' process takes the rest): on two cores that, not
-the spread, bounds the speed-up.
+stops is answered or refused (tests/test_workers.py).
+
+What then kept two workers from doing twice one's work was the database, measured by timing
+each write transaction: with two workers each one waited 71 µs on average for the other's
+write lock and held it 116 µs, twice per upload (its row, then its journal entry), and SQLite's
+busy handler waits by sleeping 1, 2, then 5 ms, on the worker's event loop thread (strace: 287
+sleeps in 3 s). Each worker was idle a quarter of the time; 16 clients uploaded 1.17x one
+worker's rate. Now writers take turns on a file lock beside the database, trying again within
+tens of microseconds (1.34x), and the journal has a database of its own, so an upload's row
+and a journal entry never queue for the same lock (1.52-1.60x in paired runs). The clients
+were also moved from `http.client` on 16 threads (about 190 µs of CPU a request) to one
+selector thread (about 100 µs, half of it the kernel's loopback): on two cores every
+microsecond the clients take is taken from the workers being measured.
+
+## How much memory, and glibc's allocator
+
+Page faults were the largest single cost of checking a large package: each 1 MiB chunk was
+allocated, used and freed, and glibc returned it to the kernel each time (a chunk of 1 MiB is
+above its mmap threshold), so every chunk faulted its pages in again. `tpns_mock.allocator`
+tunes glibc's malloc at start (server, workers, and this benchmark's process): mmap threshold
+4 MiB, 16 MiB kept at the top of the heap, 2 arenas. The same check took 0.75 s untuned and
+0.45 s tuned; tests/test_allocator.py counts the page faults of a check in fresh interpreters.
+Peak RSS stays flat in package size (the rows above); the soak (docs/soak.md) shows it level
+over half an hour.
 
 ## Why isal is a dependency
 
@@ -723,6 +748,13 @@ characters to NUL, UTF-8 continuation bytes deleted), after which each rule is o
 a NUL search, a 101-character-run search, a regular expression for lines of 0 or 1 characters
 (it scans for line ends at memchr speed) and a line count. Python code runs per line only once
 a chunk is known to hold a bad line, to name it.
+
+Most packages are lines of one width (device tokens, or phone numbers of one country). Once a
+block is mapped, lines of one width are exactly a prepared block of `"a" * width + "\n"`
+repeated, so one `memcmp` per 256 KiB piece checks them, and a block that differs takes the
+general path. The line checker alone went from 0.356 s to 0.126 s on the 100 MiB token package
+and from 0.556 s to 0.155 s on the phone numbers; tests/test_line_check_fast_path.py builds
+equal-width blocks with one deviant line and compares the verdict with the per-line rule.
 
 ## What was measured on the way (1,000,000 tokens, 33 MB inflated, 2-core AMD EPYC)
 
