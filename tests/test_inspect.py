@@ -24,7 +24,7 @@ def test_unknown_upload_is_a_json_404(mock: Mock) -> None:
 
 def test_an_upload_id_in_a_path_is_decimal_digits_or_nothing(mock: Mock) -> None:
     """Only plain digits name an upload: "1_0", "+1", " 1" or "1.0" are not ids (int() would
-    take them), and no id, however long or strange, makes a 5xx."""
+    take them); any other text is a JSON 404, however long or strange."""
     upload_id = mock.upload(accounts_zip(["alice"]))["uploadId"]
 
     @settings(max_examples=150, deadline=None)
@@ -41,7 +41,8 @@ def test_an_upload_id_in_a_path_is_decimal_digits_or_nothing(mock: Mock) -> None
             if text.isascii() and text.isdigit() and int(text) == upload_id:
                 assert response.status_code == 200, response.text
             else:
-                assert response.status_code in (404, 422), (text, response.text)
+                assert response.status_code == 404, (text, response.text)
+                assert response.json()["error"] == "not_found"
 
     check()
 

@@ -8,6 +8,7 @@ only read and reset the store; they never re-implement a rule (accounts are re-r
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterator
 from typing import Annotated, Any, BinaryIO
 
@@ -143,12 +144,14 @@ def list_uploads(
 
 
 # an uploadId as TPNS answers it: decimal digits only (no sign, no "_", no spaces, which int()
-# would take: "1_0" is not upload 10)
-UploadId = Annotated[str, Path(pattern=r"^[0-9]+$", examples=["1"])]
+# would take: "1_0" is not upload 10); anything else names no upload (a 404, as for any id
+# that cannot exist)
+UploadId = Annotated[str, Path(examples=["1"])]
+_DIGITS = re.compile(r"[0-9]{1,20}")  # past 20 digits, past any int64: no such upload
 
 
 def _find_upload(store: Store, upload_id: str) -> Upload | None:
-    if len(upload_id) > 20:  # past any int64 (and int()'s 4300-digit limit): no such upload
+    if not _DIGITS.fullmatch(upload_id):
         return None
     number = int(upload_id)
     return store.get_upload(number) if storable_id(number) else None
