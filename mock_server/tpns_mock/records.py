@@ -463,13 +463,16 @@ class Records:
 
     def forget_all(self) -> list[str]:
         """Forget every upload, push, journal entry, fault and rate-limit slot; returns the
-        package file names of the uploads forgotten. Ids keep increasing."""
+        package file names of the uploads forgotten. Ids keep increasing.
+
+        The journal (a database of its own) is cleared first: if that fails, nothing is
+        forgotten, rather than records whose package files the caller would never remove."""
+        self.clear_requests()
         with self._transaction() as db:
             names = [r[0] for r in db.execute("SELECT stored_name FROM uploads")]
             db.execute("DELETE FROM uploads")
             for table in ("package_contents", "pushes", "faults", "throttle", "call_windows"):
                 db.execute(f"DELETE FROM {table}")
-        self.clear_requests()
         return names
 
     # -- pushes -----------------------------------------------------------------------------
