@@ -408,3 +408,18 @@ def test_port_0_is_one_port_every_worker_binds(tmp_path: Path) -> None:
     finally:
         process.terminate()
         assert process.wait(timeout=30) == 0
+
+
+def test_workers_stop_when_their_supervisor_is_killed(two_workers: LiveServer) -> None:
+    """A supervisor killed outright (SIGKILL, the OOM killer) passes no signal on: its workers
+    must not go on serving the port with no one to stop them."""
+    pids = both_workers(two_workers.url)
+    two_workers.process.kill()
+    two_workers.process.wait(timeout=10)
+    deadline = time.monotonic() + 20
+    while any(_alive(pid) for pid in pids) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    left = [pid for pid in pids if _alive(pid)]
+    for pid in left:
+        os.kill(pid, signal.SIGKILL)
+    assert not left, "workers outlived a killed supervisor"

@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ctypes
 import os
 import shutil
 import signal
@@ -71,6 +72,8 @@ STARTUP_FAILURE = 3
 # what a worker writes to its supervisor once it serves
 READY = b"1"
 WORKER = [sys.executable, "-m", "tpns_mock.workers"]
+# prctl's option asking the kernel for a signal when the parent process dies (Linux)
+PR_SET_PDEATHSIG = 1
 
 
 def app_from_env() -> FastAPI:
@@ -171,7 +174,9 @@ class Worker:
     def __init__(self) -> None:
         self._ready_fd, write = os.pipe()
         try:
-            self.process = subprocess.Popen([*WORKER, str(write)], pass_fds=(write,))
+            self.process = subprocess.Popen(
+                [*WORKER, str(write), str(os.getpid())], pass_fds=(write,)
+            )
         except BaseException:
             os.close(self._ready_fd)
             raise
@@ -326,10 +331,21 @@ def _stop_listening(sock: socket.socket) -> list[socket.socket]:
     return found
 
 
-def serve_worker(ready_fd: int | None = None) -> int:
-    """One worker (``python -m tpns_mock.workers READY_FD``): sockets of its own on the
-    supervisor's port, the mock the ``TPNS_MOCK_*`` environment describes; the exit code. Once
-    it serves it says so on ``ready_fd``."""
+def follows_supervisor(supervisor: int) -> bool:
+    """Have the kernel send this worker SIGTERM when its supervisor dies, however it dies (a
+    SIGKILL passes no signal on, and a worker left serving would hold the port with no one to
+    stop it); False if the supervisor is gone already."""
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    return os.getppid() == supervisor
+
+
+def serve_worker(ready_fd: int | None = None, supervisor: int | None = None) -> int:
+    """One worker (``python -m tpns_mock.workers READY_FD SUPERVISOR_PID``): sockets of its own
+    on the supervisor's port, the mock the ``TPNS_MOCK_*`` environment describes; the exit
+    code. Once it serves it says so on ``ready_fd``; it stops when the supervisor dies."""
+    if supervisor is not None and not follows_supervisor(supervisor):
+        return 0
     allocator.tune()
     settings = Settings.from_env()
     try:
@@ -343,4 +359,5 @@ def serve_worker(ready_fd: int | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(serve_worker(int(sys.argv[1]) if len(sys.argv) > 1 else None))
+    arguments = [int(argument) for argument in sys.argv[1:3]]
+    sys.exit(serve_worker(*arguments))
