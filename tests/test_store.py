@@ -3,7 +3,9 @@ nothing a live upload still holds is touched. And its counts, kept without count
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
+import os
 import sqlite3
 import threading
 import time
@@ -208,3 +210,21 @@ def test_writers_take_turns_and_a_turn_held_too_long_is_an_error(
     finally:
         first.close()
         second.close()
+
+
+def test_a_store_that_cannot_open_keeps_no_file_open(tmp_path: Path) -> None:
+    """A data dir whose journal cannot be opened is refused without leaving the records'
+    database (and its writers' turns) open: a harness retrying a bad dir leaks nothing."""
+    (tmp_path / "tpns-mock-requests.sqlite3").mkdir()  # the journal's database cannot be opened
+
+    def open_files() -> set[str]:
+        found = set()
+        for fd in os.listdir("/proc/self/fd"):
+            with contextlib.suppress(OSError):
+                found.add(os.readlink(f"/proc/self/fd/{fd}"))
+        return {name for name in found if name.startswith(str(tmp_path))}
+
+    for _ in range(3):
+        with pytest.raises(StorageError, match="tpns-mock-requests"):
+            Store(tmp_path)
+    assert open_files() == set()

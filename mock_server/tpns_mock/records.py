@@ -279,16 +279,27 @@ class Records:
         self._journal_lock = threading.Lock()
         with storage_errors(f"cannot use the database {str(path)!r}"):
             self._db, self._turns = _connect(path)
-            # one transaction: a data dir from before row_counts gets its counts exactly once
-            self._db.executescript(
-                f"BEGIN IMMEDIATE;{_SCHEMA}{_ROW_COUNTS}{_COUNT_EXISTING}COMMIT;"
-            )
-            self._migrate()
-            self._identity = identity(path)
         journal = path.with_name(JOURNAL_FILE)
-        with storage_errors(f"cannot use the database {str(journal)!r}"):
-            self._journal, self._journal_turns = _connect(journal)
-            self._journal.executescript(f"BEGIN IMMEDIATE;{_JOURNAL_SCHEMA}COMMIT;")
+        try:
+            with storage_errors(f"cannot use the database {str(path)!r}"):
+                # one transaction: a data dir from before row_counts gets its counts exactly once
+                self._db.executescript(
+                    f"BEGIN IMMEDIATE;{_SCHEMA}{_ROW_COUNTS}{_COUNT_EXISTING}COMMIT;"
+                )
+                self._migrate()
+                self._identity = identity(path)
+            with storage_errors(f"cannot use the database {str(journal)!r}"):
+                self._journal, self._journal_turns = _connect(journal)
+        except BaseException:  # a store that cannot open keeps no file open
+            self._db.close()
+            self._turns.close()
+            raise
+        try:
+            with storage_errors(f"cannot use the database {str(journal)!r}"):
+                self._journal.executescript(f"BEGIN IMMEDIATE;{_JOURNAL_SCHEMA}COMMIT;")
+        except BaseException:
+            self.close()
+            raise
 
     def _migrate(self) -> None:
         """Add the columns a data dir made by an older version lacks."""
