@@ -55,6 +55,7 @@ from uvicorn.supervisors import Multiprocess
 from tpns_mock import allocator, listen, tls
 from tpns_mock.app import create_app
 from tpns_mock.settings import ALIASES, Settings
+from tpns_mock.storage_errors import identity
 from tpns_mock.store import StorageError, Store
 
 FACTORY = "tpns_mock.workers:app_from_env"
@@ -131,7 +132,7 @@ def serve(settings: Settings, *, announce: Callable[[Settings], None]) -> int:
                 if listen.SHARES_PORT:
                     listen.hold(sockets)
                     announce(shown)
-                    return supervise(settings.workers)
+                    return supervise(settings.workers, data_dir)
                 config = server_config(FACTORY, running, factory=True, workers=settings.workers)
                 announce(shown)
                 Multiprocess(config, sockets=sockets).run()
@@ -208,13 +209,16 @@ class Worker:
             self._ready_fd = -1
 
 
-def supervise(count: int) -> int:
+def supervise(count: int, data_dir: Path | None = None) -> int:
     """Run ``count`` workers until SIGTERM or SIGINT; the exit code.
 
     Each signal is passed on to every worker at once (each then closes its sockets and finishes
     its in-flight requests). A worker that dies after it started serving is replaced; one that
-    dies before stops them all, exit code 1: the next would fail the same way.
+    dies before stops them all, exit code 1: the next would fail the same way. So does one that
+    dies once ``data_dir`` was deleted or replaced: its replacement would make a new, empty data
+    dir and serve it beside workers still holding the old one.
     """
+    home = _identity(data_dir)
     workers: list[Worker] = []
     stopping: list[int] = []
 
@@ -244,6 +248,17 @@ def supervise(count: int) -> int:
                     code = 1
                     stop(signal.SIGTERM, None)
                     break
+                if _identity(data_dir) != home:
+                    print(
+                        f"tpns-mock: worker {worker.process.pid} exited with {exit_code}, and"
+                        f" the data dir {str(data_dir)!r} was deleted or replaced while the mock"
+                        " ran; stopping (restart the mock)",
+                        file=sys.stderr,
+                        flush=True,
+                    )
+                    code = 1
+                    stop(signal.SIGTERM, None)
+                    break
                 print(
                     f"tpns-mock: worker {worker.process.pid} exited with {exit_code};"
                     " starting another",
@@ -258,6 +273,16 @@ def supervise(count: int) -> int:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
     return code
+
+
+def _identity(data_dir: Path | None) -> tuple[int, int] | None:
+    """Which dir ``data_dir`` names (device, inode), or None when it is gone or not given."""
+    if data_dir is None:
+        return None
+    try:
+        return identity(data_dir)
+    except OSError:
+        return None
 
 
 class Server(uvicorn.Server):
