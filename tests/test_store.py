@@ -228,3 +228,34 @@ def test_a_store_that_cannot_open_keeps_no_file_open(tmp_path: Path) -> None:
         with pytest.raises(StorageError, match="tpns-mock-requests"):
             Store(tmp_path)
     assert open_files() == set()
+
+
+def test_a_journal_kept_in_the_main_database_is_moved_once(tmp_path: Path) -> None:
+    """A data dir from before the journal had a database of its own: its entries stay in the
+    journal (in order, once, however often the dir is opened) and a reset forgets them."""
+    old = sqlite3.connect(tmp_path / "tpns-mock.sqlite3")
+    old.execute("CREATE TABLE requests (id INTEGER PRIMARY KEY AUTOINCREMENT, entry TEXT NOT NULL)")
+    old.executemany(
+        "INSERT INTO requests (entry) VALUES (?)",
+        [('{"path": "/v3/push/app", "n": 1}',), ('{"path": "/v3/push/app", "n": 2}',)],
+    )
+    old.commit()
+    old.close()
+    for _ in range(2):
+        store = Store(tmp_path)
+        try:
+            assert [entry["n"] for entry in store.list_requests()] == [2, 1]
+        finally:
+            store.close()
+    store = Store(tmp_path)
+    try:
+        store.reset()
+        assert store.count_requests() == 0
+    finally:
+        store.close()
+    main = sqlite3.connect(tmp_path / "tpns-mock.sqlite3")
+    try:
+        tables = {row[0] for row in main.execute("SELECT name FROM sqlite_master")}
+    finally:
+        main.close()
+    assert "requests" not in tables

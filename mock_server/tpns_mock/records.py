@@ -94,6 +94,9 @@ CREATE TABLE IF NOT EXISTS requests (
 );
 """
 
+# the journal's table in the main database, where data dirs from before JOURNAL_FILE kept it
+_OLD_JOURNAL = "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'requests'"
+
 # row_counts is kept by triggers, so a listing's "total" is one small read instead of a
 # COUNT(*) over every row; filled once for a data dir that predates it
 _ROW_COUNTS = """
@@ -297,9 +300,27 @@ class Records:
         try:
             with storage_errors(f"cannot use the database {str(journal)!r}"):
                 self._journal.executescript(f"BEGIN IMMEDIATE;{_JOURNAL_SCHEMA}COMMIT;")
+            self._move_old_journal()
         except BaseException:
             self.close()
             raise
+
+    def _move_old_journal(self) -> None:
+        """A data dir from before the journal had a database of its own keeps its entries in
+        the main one: they are moved once (into a journal still empty, so a move interrupted
+        after the journal's commit is not repeated) and the old table dropped, so no entry is
+        hidden from the journal or outlives a reset."""
+        with self._reading() as db:
+            if db.execute(_OLD_JOURNAL).fetchone() is None:
+                return
+        with self._transaction() as db:
+            if db.execute(_OLD_JOURNAL).fetchone() is None:
+                return  # another worker moved it
+            entries = db.execute("SELECT entry FROM requests ORDER BY id").fetchall()
+            with self._journal_transaction() as journal:
+                if journal.execute("SELECT 1 FROM requests LIMIT 1").fetchone() is None:
+                    journal.executemany("INSERT INTO requests (entry) VALUES (?)", entries)
+            db.execute("DROP TABLE requests")
 
     def _migrate(self) -> None:
         """Add the columns a data dir made by an older version lacks."""
