@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from urllib.parse import quote
+
 from conftest import Mock
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from zips import accounts_zip
 
 
@@ -16,6 +20,30 @@ def test_unknown_upload_is_a_json_404(mock: Mock) -> None:
         response = mock.client.get(path)
         assert response.status_code == 404
         assert response.json()["error"] == "not_found" and "99" in response.json()["message"]
+
+
+def test_an_upload_id_in_a_path_is_decimal_digits_or_nothing(mock: Mock) -> None:
+    """Only plain digits name an upload: "1_0", "+1", " 1" or "1.0" are not ids (int() would
+    take them), and no id, however long or strange, makes a 5xx."""
+    upload_id = mock.upload(accounts_zip(["alice"]))["uploadId"]
+
+    @settings(max_examples=150, deadline=None)
+    @given(
+        text=st.one_of(
+            st.text(min_size=1, max_size=30),
+            st.from_regex(r"\A[ +\-0]?[0-9][0-9_. ]{0,5}\Z"),
+            st.text("0123456789", min_size=20, max_size=5000),
+        )
+    )
+    def check(text: str) -> None:
+        for suffix in ("", "/accounts", "/accounts/page"):
+            response = mock.client.get(f"/_mock/uploads/{quote(text, safe='')}{suffix}")
+            if text.isascii() and text.isdigit() and int(text) == upload_id:
+                assert response.status_code == 200, response.text
+            else:
+                assert response.status_code in (404, 422), (text, response.text)
+
+    check()
 
 
 def test_uploads_are_listed_newest_first_with_metadata(mock: Mock) -> None:

@@ -273,6 +273,28 @@ def _connect(path: Path) -> tuple[sqlite3.Connection, WriteTurns]:
         raise
 
 
+@contextlib.contextmanager
+def _writing(
+    db: sqlite3.Connection,
+    lock: threading.Lock,
+    turns: WriteTurns,
+    before_commit: Callable[[], None] | None = None,
+) -> Iterator[sqlite3.Connection]:
+    """One write transaction on ``db``: this process's threads one at a time (``lock``), then
+    the processes' turns, then SQLite's IMMEDIATE lock; rolled back on any error."""
+    with lock, storage_errors("could not store"), turns.turn():
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            yield db
+            if before_commit is not None:
+                before_commit()
+        except BaseException:
+            with contextlib.suppress(sqlite3.Error):
+                db.execute("ROLLBACK")
+            raise
+        db.execute("COMMIT")
+
+
 class Records:
     def __init__(self, path: Path, *, clock: Clock | None = None) -> None:
         """Open (creating if needed) the database at ``path``; ``clock`` gives "now"."""
@@ -358,35 +380,16 @@ class Records:
                 "ran; restart the mock"
             )
 
-    @contextlib.contextmanager
-    def _transaction(self) -> Iterator[sqlite3.Connection]:
-        with self._lock, storage_errors("could not store"), self._turns.turn():
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                yield self._db
-                self.check_alive()
-            except BaseException:
-                with contextlib.suppress(sqlite3.Error):
-                    self._db.execute("ROLLBACK")
-                raise
-            self._db.execute("COMMIT")
+    def _transaction(self) -> contextlib.AbstractContextManager[sqlite3.Connection]:
+        return _writing(self._db, self._lock, self._turns, before_commit=self.check_alive)
 
     @contextlib.contextmanager
     def _reading(self) -> Iterator[sqlite3.Connection]:
         with self._lock, storage_errors("could not read the store"):
             yield self._db
 
-    @contextlib.contextmanager
-    def _journal_transaction(self) -> Iterator[sqlite3.Connection]:
-        with self._journal_lock, storage_errors("could not store"), self._journal_turns.turn():
-            self._journal.execute("BEGIN IMMEDIATE")
-            try:
-                yield self._journal
-            except BaseException:
-                with contextlib.suppress(sqlite3.Error):
-                    self._journal.execute("ROLLBACK")
-                raise
-            self._journal.execute("COMMIT")
+    def _journal_transaction(self) -> contextlib.AbstractContextManager[sqlite3.Connection]:
+        return _writing(self._journal, self._journal_lock, self._journal_turns)
 
     @contextlib.contextmanager
     def _journal_reading(self) -> Iterator[sqlite3.Connection]:

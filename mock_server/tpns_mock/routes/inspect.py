@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from typing import Any, BinaryIO
+from typing import Annotated, Any, BinaryIO
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 from starlette.concurrency import run_in_threadpool
 from tpns_client.protocol.package import Rules, iter_account_lines
@@ -142,14 +142,26 @@ def list_uploads(
     return {"total": store.count_uploads(access_id), "uploads": [u.public() for u in uploads]}
 
 
+# an uploadId as TPNS answers it: decimal digits only (no sign, no "_", no spaces, which int()
+# would take: "1_0" is not upload 10)
+UploadId = Annotated[str, Path(pattern=r"^[0-9]+$", examples=["1"])]
+
+
+def _find_upload(store: Store, upload_id: str) -> Upload | None:
+    if len(upload_id) > 20:  # past any int64 (and int()'s 4300-digit limit): no such upload
+        return None
+    number = int(upload_id)
+    return store.get_upload(number) if storable_id(number) else None
+
+
 @router.get(
     "/uploads/{upload_id}",
     summary="One upload's metadata, with accountCount",
     responses={**_example(UPLOAD_EXAMPLE), **NOT_FOUND_RESPONSE},
 )
-def get_upload(request: Request, upload_id: int) -> Any:
+def get_upload(request: Request, upload_id: UploadId) -> Any:
     """What the mock recorded for the uploadId it answered: file name, sizes, accounts."""
-    upload = _store(request).get_upload(upload_id) if storable_id(upload_id) else None
+    upload = _find_upload(_store(request), upload_id)
     return upload.public() if upload else not_found(f"upload {upload_id}")
 
 
@@ -159,11 +171,11 @@ def get_upload(request: Request, upload_id: int) -> Any:
     response_class=StreamingResponse,
     responses={200: {"content": {"text/plain": {"example": "alice\nbob\n"}}}, **NOT_FOUND_RESPONSE},
 )
-def get_accounts(request: Request, upload_id: int) -> Any:
+def get_accounts(request: Request, upload_id: UploadId) -> Any:
     """The accounts exactly as the mock read them (BOM and CRs dropped), one per line, with
     their count in ``X-Account-Count``."""
     store = _store(request)
-    upload = store.get_upload(upload_id) if storable_id(upload_id) else None
+    upload = _find_upload(store, upload_id)
     if upload is None:
         return not_found(f"upload {upload_id}")
     # opened before the answer starts: a reset that removes the file after this point cannot
@@ -214,7 +226,7 @@ def _account_blocks(handle: BinaryIO, upload: Upload) -> Iterator[bytes]:
 )
 def get_account_page(
     request: Request,
-    upload_id: int,
+    upload_id: UploadId,
     offset: int = Query(0, ge=0, le=2**31),
     limit: int = Query(100, ge=1, le=1000),
     q: str = Query("", max_length=100, description="only accounts holding this (any case)"),
@@ -223,7 +235,7 @@ def get_account_page(
     upload never receives more than one page. ``more`` says whether a next page exists;
     ``matches`` counts a search's matches once the last page is reached."""
     store = _store(request)
-    upload = store.get_upload(upload_id) if storable_id(upload_id) else None
+    upload = _find_upload(store, upload_id)
     if upload is None:
         return not_found(f"upload {upload_id}")
     handle = _open_package(store, upload)
