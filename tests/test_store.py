@@ -3,7 +3,9 @@ nothing a live upload still holds is touched. And its counts, kept without count
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
+import os
 import sqlite3
 import threading
 import time
@@ -208,3 +210,52 @@ def test_writers_take_turns_and_a_turn_held_too_long_is_an_error(
     finally:
         first.close()
         second.close()
+
+
+def test_a_store_that_cannot_open_keeps_no_file_open(tmp_path: Path) -> None:
+    """A data dir whose journal cannot be opened is refused without leaving the records'
+    database (and its writers' turns) open: a harness retrying a bad dir leaks nothing."""
+    (tmp_path / "tpns-mock-requests.sqlite3").mkdir()  # the journal's database cannot be opened
+
+    def open_files() -> set[str]:
+        found = set()
+        for fd in os.listdir("/proc/self/fd"):
+            with contextlib.suppress(OSError):
+                found.add(os.readlink(f"/proc/self/fd/{fd}"))
+        return {name for name in found if name.startswith(str(tmp_path))}
+
+    for _ in range(3):
+        with pytest.raises(StorageError, match="tpns-mock-requests"):
+            Store(tmp_path)
+    assert open_files() == set()
+
+
+def test_a_journal_kept_in_the_main_database_is_moved_once(tmp_path: Path) -> None:
+    """A data dir from before the journal had a database of its own: its entries stay in the
+    journal (in order, once, however often the dir is opened) and a reset forgets them."""
+    old = sqlite3.connect(tmp_path / "tpns-mock.sqlite3")
+    old.execute("CREATE TABLE requests (id INTEGER PRIMARY KEY AUTOINCREMENT, entry TEXT NOT NULL)")
+    old.executemany(
+        "INSERT INTO requests (entry) VALUES (?)",
+        [('{"path": "/v3/push/app", "n": 1}',), ('{"path": "/v3/push/app", "n": 2}',)],
+    )
+    old.commit()
+    old.close()
+    for _ in range(2):
+        store = Store(tmp_path)
+        try:
+            assert [entry["n"] for entry in store.list_requests()] == [2, 1]
+        finally:
+            store.close()
+    store = Store(tmp_path)
+    try:
+        store.reset()
+        assert store.count_requests() == 0
+    finally:
+        store.close()
+    main = sqlite3.connect(tmp_path / "tpns-mock.sqlite3")
+    try:
+        tables = {row[0] for row in main.execute("SELECT name FROM sqlite_master")}
+    finally:
+        main.close()
+    assert "requests" not in tables

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -408,3 +409,37 @@ def test_port_0_is_one_port_every_worker_binds(tmp_path: Path) -> None:
     finally:
         process.terminate()
         assert process.wait(timeout=30) == 0
+
+
+def test_workers_stop_when_their_supervisor_is_killed(two_workers: LiveServer) -> None:
+    """A supervisor killed outright (SIGKILL, the OOM killer) passes no signal on: its workers
+    must not go on serving the port with no one to stop them."""
+    pids = both_workers(two_workers.url)
+    two_workers.process.kill()
+    two_workers.process.wait(timeout=10)
+    deadline = time.monotonic() + 20
+    while any(_alive(pid) for pid in pids) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    left = [pid for pid in pids if _alive(pid)]
+    for pid in left:
+        os.kill(pid, signal.SIGKILL)
+    assert not left, "workers outlived a killed supervisor"
+
+
+def test_a_worker_dying_after_its_data_dir_was_deleted_stops_the_mock(tmp_path: Path) -> None:
+    """A replacement would make a new, empty data dir and serve it beside a worker still on the
+    deleted one: clients would see uploads vanish and appear by which worker answered."""
+    server = start_server(tmp_path / "data", "--workers", "2")
+    try:
+        pids = both_workers(server.url)
+        shutil.rmtree(server.data_dir)
+        os.kill(pids.pop(), signal.SIGKILL)
+        assert server.process.wait(timeout=30) == 1
+        assert "was deleted or replaced while the mock ran" in server.output()
+        assert not server.data_dir.exists(), "a new worker made a new data dir"
+        deadline = time.monotonic() + 10
+        while any(_alive(pid) for pid in pids) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not any(_alive(pid) for pid in pids)
+    finally:
+        server.stop()

@@ -94,6 +94,9 @@ CREATE TABLE IF NOT EXISTS requests (
 );
 """
 
+# the journal's table in the main database, where data dirs from before JOURNAL_FILE kept it
+_OLD_JOURNAL = "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'requests'"
+
 # row_counts is kept by triggers, so a listing's "total" is one small read instead of a
 # COUNT(*) over every row; filled once for a data dir that predates it
 _ROW_COUNTS = """
@@ -301,16 +304,45 @@ class Records:
         self._journal_lock = threading.Lock()
         with storage_errors(f"cannot use the database {str(path)!r}"):
             self._db, self._turns = _connect(path)
-            # one transaction: a data dir from before row_counts gets its counts exactly once
-            self._db.executescript(
-                f"BEGIN IMMEDIATE;{_SCHEMA}{_ROW_COUNTS}{_COUNT_EXISTING}COMMIT;"
-            )
-            self._migrate()
-            self._identity = identity(path)
         journal = path.with_name(JOURNAL_FILE)
-        with storage_errors(f"cannot use the database {str(journal)!r}"):
-            self._journal, self._journal_turns = _connect(journal)
-            self._journal.executescript(f"BEGIN IMMEDIATE;{_JOURNAL_SCHEMA}COMMIT;")
+        try:
+            with storage_errors(f"cannot use the database {str(path)!r}"):
+                # one transaction: a data dir from before row_counts gets its counts exactly once
+                self._db.executescript(
+                    f"BEGIN IMMEDIATE;{_SCHEMA}{_ROW_COUNTS}{_COUNT_EXISTING}COMMIT;"
+                )
+                self._migrate()
+                self._identity = identity(path)
+            with storage_errors(f"cannot use the database {str(journal)!r}"):
+                self._journal, self._journal_turns = _connect(journal)
+        except BaseException:  # a store that cannot open keeps no file open
+            self._db.close()
+            self._turns.close()
+            raise
+        try:
+            with storage_errors(f"cannot use the database {str(journal)!r}"):
+                self._journal.executescript(f"BEGIN IMMEDIATE;{_JOURNAL_SCHEMA}COMMIT;")
+            self._move_old_journal()
+        except BaseException:
+            self.close()
+            raise
+
+    def _move_old_journal(self) -> None:
+        """A data dir from before the journal had a database of its own keeps its entries in
+        the main one: they are moved once (into a journal still empty, so a move interrupted
+        after the journal's commit is not repeated) and the old table dropped, so no entry is
+        hidden from the journal or outlives a reset."""
+        with self._reading() as db:
+            if db.execute(_OLD_JOURNAL).fetchone() is None:
+                return
+        with self._transaction() as db:
+            if db.execute(_OLD_JOURNAL).fetchone() is None:
+                return  # another worker moved it
+            entries = db.execute("SELECT entry FROM requests ORDER BY id").fetchall()
+            with self._journal_transaction() as journal:
+                if journal.execute("SELECT 1 FROM requests LIMIT 1").fetchone() is None:
+                    journal.executemany("INSERT INTO requests (entry) VALUES (?)", entries)
+            db.execute("DROP TABLE requests")
 
     def _migrate(self) -> None:
         """Add the columns a data dir made by an older version lacks."""
@@ -466,13 +498,16 @@ class Records:
 
     def forget_all(self) -> list[str]:
         """Forget every upload, push, journal entry, fault and rate-limit slot; returns the
-        package file names of the uploads forgotten. Ids keep increasing."""
+        package file names of the uploads forgotten. Ids keep increasing.
+
+        The journal (a database of its own) is cleared first: if that fails, nothing is
+        forgotten, rather than records whose package files the caller would never remove."""
+        self.clear_requests()
         with self._transaction() as db:
             names = [r[0] for r in db.execute("SELECT stored_name FROM uploads")]
             db.execute("DELETE FROM uploads")
             for table in ("package_contents", "pushes", "faults", "throttle", "call_windows"):
                 db.execute(f"DELETE FROM {table}")
-        self.clear_requests()
         return names
 
     # -- pushes -----------------------------------------------------------------------------

@@ -96,7 +96,11 @@ class Store(Records):
             self.files = PackageFiles(self.data_dir)
             self.packages_dir, self.tmp_dir = self.files.packages_dir, self.files.tmp_dir
             super().__init__(self.data_dir / "tpns-mock.sqlite3", clock=clock)
-            self.files.recover(self.stored_names(), self.refers_to)
+            try:
+                self.files.recover(self.stored_names(), self.refers_to)
+            except BaseException:  # a store that cannot open keeps no file open
+                super().close()
+                raise
 
     def alive_problem(self) -> str | None:
         """Why the database file is not the one opened (deleted, replaced), or None."""

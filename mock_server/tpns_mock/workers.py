@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ctypes
 import os
 import shutil
 import signal
@@ -54,6 +55,7 @@ from uvicorn.supervisors import Multiprocess
 from tpns_mock import allocator, listen, tls
 from tpns_mock.app import create_app
 from tpns_mock.settings import ALIASES, Settings
+from tpns_mock.storage_errors import identity
 from tpns_mock.store import StorageError, Store
 
 FACTORY = "tpns_mock.workers:app_from_env"
@@ -71,6 +73,8 @@ STARTUP_FAILURE = 3
 # what a worker writes to its supervisor once it serves
 READY = b"1"
 WORKER = [sys.executable, "-m", "tpns_mock.workers"]
+# prctl's option asking the kernel for a signal when the parent process dies (Linux)
+PR_SET_PDEATHSIG = 1
 
 
 def app_from_env() -> FastAPI:
@@ -128,7 +132,7 @@ def serve(settings: Settings, *, announce: Callable[[Settings], None]) -> int:
                 if listen.SHARES_PORT:
                     listen.hold(sockets)
                     announce(shown)
-                    return supervise(settings.workers)
+                    return supervise(settings.workers, data_dir)
                 config = server_config(FACTORY, running, factory=True, workers=settings.workers)
                 announce(shown)
                 Multiprocess(config, sockets=sockets).run()
@@ -171,7 +175,9 @@ class Worker:
     def __init__(self) -> None:
         self._ready_fd, write = os.pipe()
         try:
-            self.process = subprocess.Popen([*WORKER, str(write)], pass_fds=(write,))
+            self.process = subprocess.Popen(
+                [*WORKER, str(write), str(os.getpid())], pass_fds=(write,)
+            )
         except BaseException:
             os.close(self._ready_fd)
             raise
@@ -203,13 +209,16 @@ class Worker:
             self._ready_fd = -1
 
 
-def supervise(count: int) -> int:
+def supervise(count: int, data_dir: Path | None = None) -> int:
     """Run ``count`` workers until SIGTERM or SIGINT; the exit code.
 
     Each signal is passed on to every worker at once (each then closes its sockets and finishes
     its in-flight requests). A worker that dies after it started serving is replaced; one that
-    dies before stops them all, exit code 1: the next would fail the same way.
+    dies before stops them all, exit code 1: the next would fail the same way. So does one that
+    dies once ``data_dir`` was deleted or replaced: its replacement would make a new, empty data
+    dir and serve it beside workers still holding the old one.
     """
+    home = _identity(data_dir)
     workers: list[Worker] = []
     stopping: list[int] = []
 
@@ -239,6 +248,17 @@ def supervise(count: int) -> int:
                     code = 1
                     stop(signal.SIGTERM, None)
                     break
+                if _identity(data_dir) != home:
+                    print(
+                        f"tpns-mock: worker {worker.process.pid} exited with {exit_code}, and"
+                        f" the data dir {str(data_dir)!r} was deleted or replaced while the mock"
+                        " ran; stopping (restart the mock)",
+                        file=sys.stderr,
+                        flush=True,
+                    )
+                    code = 1
+                    stop(signal.SIGTERM, None)
+                    break
                 print(
                     f"tpns-mock: worker {worker.process.pid} exited with {exit_code};"
                     " starting another",
@@ -253,6 +273,16 @@ def supervise(count: int) -> int:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
     return code
+
+
+def _identity(data_dir: Path | None) -> tuple[int, int] | None:
+    """Which dir ``data_dir`` names (device, inode), or None when it is gone or not given."""
+    if data_dir is None:
+        return None
+    try:
+        return identity(data_dir)
+    except OSError:
+        return None
 
 
 class Server(uvicorn.Server):
@@ -326,10 +356,21 @@ def _stop_listening(sock: socket.socket) -> list[socket.socket]:
     return found
 
 
-def serve_worker(ready_fd: int | None = None) -> int:
-    """One worker (``python -m tpns_mock.workers READY_FD``): sockets of its own on the
-    supervisor's port, the mock the ``TPNS_MOCK_*`` environment describes; the exit code. Once
-    it serves it says so on ``ready_fd``."""
+def follows_supervisor(supervisor: int) -> bool:
+    """Have the kernel send this worker SIGTERM when its supervisor dies, however it dies (a
+    SIGKILL passes no signal on, and a worker left serving would hold the port with no one to
+    stop it); False if the supervisor is gone already."""
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    return os.getppid() == supervisor
+
+
+def serve_worker(ready_fd: int | None = None, supervisor: int | None = None) -> int:
+    """One worker (``python -m tpns_mock.workers READY_FD SUPERVISOR_PID``): sockets of its own
+    on the supervisor's port, the mock the ``TPNS_MOCK_*`` environment describes; the exit
+    code. Once it serves it says so on ``ready_fd``; it stops when the supervisor dies."""
+    if supervisor is not None and not follows_supervisor(supervisor):
+        return 0
     allocator.tune()
     settings = Settings.from_env()
     try:
@@ -343,4 +384,5 @@ def serve_worker(ready_fd: int | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(serve_worker(int(sys.argv[1]) if len(sys.argv) > 1 else None))
+    arguments = [int(argument) for argument in sys.argv[1:3]]
+    sys.exit(serve_worker(*arguments))

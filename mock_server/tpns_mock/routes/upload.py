@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import closing
 from typing import Any
 
@@ -111,8 +111,7 @@ async def upload_package(request: Request) -> JSONResponse:
             settings.timestamp_window_s,
             request.app.state.clock.now(),
         )
-        content_length = request.headers.get("content-length")
-        length = int(content_length) if content_length and content_length.isdigit() else None
+        length = declared_length(request.headers)
         with (
             store.incoming(length) as arriving,
             closing(
@@ -176,6 +175,19 @@ async def upload_package(request: Request) -> JSONResponse:
     except ClientDisconnect:
         return upload_refused(TPNSError(UPLOAD_FILE_ERROR, "the client disconnected mid-upload"))
     return upload_accepted(upload.id)
+
+
+def declared_length(headers: Mapping[str, str]) -> int | None:
+    """The body's length as its framing fixes it, or None when only its end will tell.
+
+    A chunked body is as long as its chunks say, whatever a Content-Length beside it claims
+    (RFC 9112, section 6.3; the HTTP server reads it chunked): trusting the claim would keep a
+    body of any size in memory as a small package.
+    """
+    if "transfer-encoding" in headers:
+        return None
+    value = headers.get("content-length")
+    return int(value) if value and value.isdigit() else None
 
 
 async def _refuse_body(
