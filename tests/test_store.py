@@ -4,6 +4,7 @@ nothing a live upload still holds is touched. And its counts, kept without count
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import os
 import sqlite3
@@ -13,6 +14,7 @@ from pathlib import Path
 
 import pytest
 from tpns_mock import write_turns
+from tpns_mock.storage_errors import describe_failure
 from tpns_mock.store import INLINE_MAX_BYTES, StorageError, Store
 from tpns_mock.write_turns import WriteTurns
 
@@ -259,3 +261,36 @@ def test_a_journal_kept_in_the_main_database_is_moved_once(tmp_path: Path) -> No
     finally:
         main.close()
     assert "requests" not in tables
+
+
+def test_turns_step_aside_where_the_file_system_has_no_flock(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls: list[int] = []
+
+    def no_flock(fd: int, operation: int) -> None:
+        calls.append(operation)
+        raise OSError(errno.ENOLCK, "No locks available")
+
+    turns = WriteTurns(tmp_path / "w")
+    monkeypatch.setattr(write_turns.fcntl, "flock", no_flock)
+    try:
+        for _ in range(3):
+            with turns.turn():
+                pass
+        assert len(calls) == 1  # tried once, then SQLite's own lock alone
+    finally:
+        turns.close()
+    assert "locked by another process" in describe_failure(OSError(errno.EAGAIN, "held"))
+
+
+def test_the_journal_refuses_entries_once_the_database_is_deleted(tmp_path: Path) -> None:
+    store = Store(tmp_path)
+    try:
+        store.add_request({"path": "/v3/push/app", "status": 200}, keep=10)
+        (tmp_path / "tpns-mock.sqlite3").unlink()
+        with pytest.raises(StorageError, match="deleted or replaced"):
+            store.add_request({"path": "/v3/push/app", "status": 200}, keep=10)
+        assert len(store.list_requests()) == 1
+    finally:
+        store.close()

@@ -389,7 +389,10 @@ class Records:
             yield self._db
 
     def _journal_transaction(self) -> contextlib.AbstractContextManager[sqlite3.Connection]:
-        return _writing(self._journal, self._journal_lock, self._journal_turns)
+        # a journal entry for a data dir deleted under the mock would be kept nowhere
+        return _writing(
+            self._journal, self._journal_lock, self._journal_turns, before_commit=self.check_alive
+        )
 
     @contextlib.contextmanager
     def _journal_reading(self) -> Iterator[sqlite3.Connection]:

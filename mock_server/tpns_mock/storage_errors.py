@@ -29,6 +29,7 @@ _ERRNO_CAUSES = {
     errno.EPERM: "permission denied",
     errno.ENOENT: "the data dir or a file in it is gone (deleted while the mock ran?)",
     errno.EIO: "an I/O error",
+    errno.EAGAIN: "the database is locked by another process for too long",
 }
 _SQLITE_CAUSES = (
     ("disk is full", "the disk is full"),

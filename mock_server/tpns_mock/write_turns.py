@@ -25,6 +25,8 @@ try:
 except ImportError:  # Windows: no flock; SQLite's own lock alone orders the writers
     fcntl = None  # type: ignore[assignment]
 
+# what flock raises on a file system that has none (some network file systems): no turns there
+NO_FLOCK = (errno.ENOLCK, errno.EOPNOTSUPP, errno.ENOTSUP, errno.EINVAL)
 # how long a writer waits for its turn before it reports the database as locked
 WAIT_S = 30.0
 # a waiting writer looks again after this long, doubling up to CHECK_MAX_S
@@ -37,28 +39,34 @@ class WriteTurns:
 
     def __init__(self, path: Path) -> None:
         self._fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)  # not inherited (PEP 446)
+        self._usable = fcntl is not None
 
     @contextlib.contextmanager
     def turn(self) -> Iterator[None]:
         """Hold the turn for the block. Raises OSError (EAGAIN) after ``WAIT_S`` without it."""
-        if fcntl is None:
+        if not (self._usable and self._take()):
             yield
             return
-        self._take()
         try:
             yield
         finally:
             fcntl.flock(self._fd, fcntl.LOCK_UN)
 
-    def _take(self) -> None:
+    def _take(self) -> bool:
+        """Wait for the turn; False (and no turns from now on) where flock is not supported."""
         pause = CHECK_MIN_S
         deadline = None
         while True:
             try:
                 fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                return
+                return True
             except BlockingIOError:
                 pass
+            except OSError as exc:
+                if exc.errno not in NO_FLOCK:
+                    raise
+                self._usable = False  # a file system without flock: SQLite's lock alone
+                return False
             now = time.monotonic()
             if deadline is None:
                 deadline = now + WAIT_S
