@@ -5,7 +5,7 @@ from __future__ import annotations
 from urllib.parse import quote
 
 from conftest import Mock
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from zips import accounts_zip
 
@@ -36,6 +36,9 @@ def test_an_upload_id_in_a_path_is_decimal_digits_or_nothing(mock: Mock) -> None
         )
     )
     def check(text: str) -> None:
+        # a "/" (even as %2F, which the test client decodes again) or a dot segment makes
+        # another path, not another id
+        assume("/" not in text and "%" not in text and text not in (".", ".."))
         for suffix in ("", "/accounts", "/accounts/page"):
             response = mock.client.get(f"/_mock/uploads/{quote(text, safe='')}{suffix}")
             if text.isascii() and text.isdigit() and int(text) == upload_id:
