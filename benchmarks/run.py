@@ -706,7 +706,9 @@ connections over the workers by a hash of the client's address and port. Before,
 shared the sockets uvicorn's supervisor held: in 3 of 5 starts all 16 keep-alive clients landed on
 one worker (93% CPU against 1%), and during a shutdown new connections were queued on a socket no
 one accepted from, then reset (19 of 104 in 0.37 s). Now a connection arriving while the mock
-stops is answered or refused (tests/test_workers.py).
+stops is answered or refused (tests/test_workers.py), but for one that meets the microseconds
+between a worker's last accept and its socket's shutdown (about once in 30 shutdowns here, when
+the process is preempted right there).
 
 What then kept two workers from doing twice one's work was the database, measured by timing
 each write transaction: with two workers each one waited 71 µs on average for the other's

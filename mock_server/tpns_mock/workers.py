@@ -287,7 +287,7 @@ def _identity(data_dir: Path | None) -> tuple[int, int] | None:
 
 class Server(uvicorn.Server):
     """uvicorn's server, stopping so that a client's new connection is answered or refused,
-    never reset.
+    not reset (but for the moment ``_stop_listening`` describes).
 
     uvicorn stops listening and at once closes every connection that is not in a request. A
     connection the kernel had queued but no one had accepted yet is reset when its listening
@@ -339,7 +339,8 @@ def _stop_listening(sock: socket.socket) -> list[socket.socket]:
     waiting on it, accepted.
 
     The last accept and the shutdown are two system calls in a row: a connection queued in
-    between is still reset, but the moment is a few microseconds, not an event loop's turn.
+    between is still reset. The moment is a few microseconds, not an event loop's turn, unless
+    the process is preempted right there (on a busy machine, about once in 30 shutdowns).
     """
     found: list[socket.socket] = []
     while True:
