@@ -161,23 +161,15 @@ class Store(Records):
         account_count: int,
         sha256: str,
     ) -> Upload:
-        """Move an accepted package into place and record it; returns it with its new id."""
+        """Move an accepted package into place (a file, or kept in memory until the record's
+        transaction stores it beside the record) and record it; returns it with its new id."""
+        content: bytes | None = None
         if arriving.path is None:
             assert isinstance(arriving.handle, io.BytesIO)
-            return self.record_upload(
-                access_id=access_id,
-                file_name=file_name,
-                kind=kind,
-                member=member,
-                rules=rules,
-                upload_bytes=upload_bytes,
-                content_bytes=content_bytes,
-                account_count=account_count,
-                sha256=sha256,
-                stored_name=f"{INLINE_PREFIX}{uuid.uuid4().hex}.{kind}",
-                content=arriving.handle.getvalue(),
-            )
-        stored_name = self.files.place(arriving.path, kind)
+            stored_name = f"{INLINE_PREFIX}{uuid.uuid4().hex}.{kind}"
+            content = arriving.handle.getvalue()
+        else:
+            stored_name = self.files.place(arriving.path, kind)
         try:
             return self.record_upload(
                 access_id=access_id,
@@ -190,9 +182,11 @@ class Store(Records):
                 account_count=account_count,
                 sha256=sha256,
                 stored_name=stored_name,
+                content=content,
             )
         except BaseException:
-            self.files.remove([stored_name])
+            if content is None:  # a file placed before its record: nothing may refer to it
+                self.files.remove([stored_name])
             raise
 
     def open_package(self, upload: Upload) -> BinaryIO:
